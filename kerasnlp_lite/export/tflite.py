@@ -1,0 +1,167 @@
+"""Keras -> SavedModel -> TFLite conversion with builtin ops only, and checks.
+
+The route is the one that keeps the weights (see shared NOTES): export the
+Keras model with `keras.export.ExportArchive` (via `model.export`), then
+`TFLiteConverter.from_saved_model`. A Keras 3 model wrapped in a bare
+`tf.Module` converts with no weights and outputs NaN.
+
+Flex (SELECT_TF_OPS) is never enabled: LiteRT 2.x cannot run Flex ops, so a
+model that needs one is a bug to fix, reported here with the op's name.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+QUANTIZE_MODES = (None, "float16", "dynamic_int8", "int8")
+
+
+class FlexOpError(RuntimeError):
+    """A model needs an op that LiteRT's builtins (and tf-text) do not have."""
+
+
+def _check_quantize(quantize, representative_data):
+    if quantize not in QUANTIZE_MODES:
+        raise ValueError(f"`quantize` must be one of {QUANTIZE_MODES}, got {quantize!r}.")
+    if quantize == "int8" and representative_data is None:
+        raise ValueError("`quantize='int8'` needs `representative_data` (a list of input dicts).")
+
+
+def convert_saved_model(
+    saved_model_dir,
+    signature_keys=None,
+    quantize=None,
+    representative_data=None,
+    allow_tftext_ops=False,
+):
+    """Converts a SavedModel to TFLite flatbuffer bytes with builtins only.
+
+    Args:
+        saved_model_dir: path of the SavedModel.
+        signature_keys: signatures to convert; default all.
+        quantize: None, "float16", "dynamic_int8" or "int8".
+        representative_data: for "int8", a list of dicts of numpy inputs.
+        allow_tftext_ops: allow tf-text's TFLite custom ops (tokenizers).
+
+    Raises:
+        FlexOpError: when some op has no builtin (or tf-text) kernel.
+    """
+    import tensorflow as tf
+
+    _check_quantize(quantize, representative_data)
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=signature_keys)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if allow_tftext_ops:
+        # tf-text kernels (FastWordpieceTokenizer, ...) registered at run time
+        # with tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS.
+        converter.allow_custom_ops = True
+    if quantize is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "int8":
+        samples = list(representative_data)
+        converter.representative_dataset = lambda: iter(
+            {k: np.asarray(v) for k, v in sample.items()} for sample in samples
+        )
+    try:
+        content = converter.convert()
+    except Exception as error:  # the converter raises ConverterError
+        raise FlexOpError(
+            "TFLite conversion with builtin ops failed; LiteRT 2.x cannot run Flex "
+            f"(SELECT_TF_OPS) ops, so the op named below must be replaced:\n{error}"
+        ) from error
+    ops = tflite_op_names(content)
+    flex = sorted({op for op in ops if op.startswith("Flex")})
+    if flex:
+        raise FlexOpError(f"The converted model needs Flex ops {flex}, which LiteRT 2.x cannot run.")
+    return content
+
+
+def convert_keras_model(model, **kwargs):
+    """Exports a built Keras model's forward pass and converts it to TFLite bytes.
+
+    Runs in this process: prefer `convert_in_subprocess` when converting
+    many models (the converter leaks memory).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        saved_model_dir = os.path.join(tmp, "saved_model")
+        model.export(saved_model_dir, format="tf_saved_model", verbose=False)
+        return convert_saved_model(saved_model_dir, signature_keys=["serving_default"], **kwargs)
+
+
+def convert_in_subprocess(keras_path, tflite_path, quantize=None, timeout=600):
+    """Converts a `.keras` file to a `.tflite` file in a fresh Python process.
+
+    The TFLite converter leaks memory across conversions, so each conversion
+    gets its own process. Raises FlexOpError or RuntimeError with the
+    child's message.
+    """
+    _check_quantize(quantize, representative_data=None if quantize != "int8" else [])
+    command = [sys.executable, "-m", "kerasnlp_lite.export._convert_worker", keras_path, tflite_path]
+    if quantize:
+        command += ["--quantize", quantize]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    if result.returncode != 0:
+        message = result.stderr.strip().splitlines()
+        tail = "\n".join(message[-30:])
+        error = FlexOpError if "FlexOpError" in result.stderr else RuntimeError
+        raise error(f"TFLite conversion of {keras_path} failed:\n{tail}")
+    return tflite_path
+
+
+def tflite_op_names(model_content):
+    """Names of the ops in a TFLite flatbuffer (builtin names, or custom codes)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(model_content), 0)
+    builtin_names = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    names = []
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            code = model.operatorCodes[op.opcodeIndex]
+            builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+            if builtin == schema.BuiltinOperator.CUSTOM:
+                custom = code.customCode
+                names.append(custom.decode() if isinstance(custom, bytes) else str(custom))
+            else:
+                names.append(builtin_names.get(builtin, str(builtin)))
+    return names
+
+
+def make_interpreter(model_content=None, model_path=None, num_threads=1, tftext_ops=False):
+    """An `ai_edge_litert` interpreter; registers tf-text ops when asked."""
+    from ai_edge_litert import interpreter as litert
+
+    if tftext_ops:
+        import tensorflow_text
+
+        return litert.InterpreterWithCustomOps(
+            model_content=model_content,
+            model_path=model_path,
+            num_threads=num_threads,
+            custom_op_registerers=tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS,
+        )
+    return litert.Interpreter(model_content=model_content, model_path=model_path, num_threads=num_threads)
+
+
+def run_tflite(model_content, inputs, signature_key=None, tftext_ops=False):
+    """Runs one signature of a TFLite model on a dict of numpy inputs.
+
+    Returns a dict of numpy outputs keyed by the signature's output names.
+    """
+    interpreter = make_interpreter(model_content=model_content, tftext_ops=tftext_ops)
+    signatures = interpreter.get_signature_list()
+    if signature_key is None:
+        if len(signatures) != 1:
+            raise ValueError(f"The model has signatures {sorted(signatures)}; pass `signature_key`.")
+        signature_key = next(iter(signatures))
+    runner = interpreter.get_signature_runner(signature_key)
+    expected = set(signatures[signature_key]["inputs"])
+    if set(inputs) != expected:
+        raise ValueError(f"Signature {signature_key!r} takes inputs {sorted(expected)}, got {sorted(inputs)}.")
+    return runner(**{name: np.asarray(value) for name, value in inputs.items()})

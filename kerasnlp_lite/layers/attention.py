@@ -1,0 +1,109 @@
+"""Scaled dot-product attention (Vaswani et al. 2017, eq. 1).
+
+Shape legend: B = batch, N = heads, T = query length, S = key length,
+H = key/query head size, V = value head size.
+"""
+
+import math
+
+import keras
+from keras import ops
+
+from kerasnlp_lite.layers.masks import _as_bool_mask, _check_broadcastable
+from kerasnlp_lite.utils.validation import check_float_dtype, check_rank
+
+# A large *finite* negative for masked logits. -inf gives NaN for fully masked
+# rows and -1e9 overflows float16 and wrecks int8 activation ranges. Masked
+# weights are also multiplied by zero after the softmax, so this value never
+# leaks into the output.
+MASK_VALUE = -1e4
+
+
+def scaled_dot_product_attention(
+    query,
+    key,
+    value,
+    attention_mask=None,
+    bias=None,
+    dropout=0.0,
+    training=False,
+    seed=None,
+    scale=None,
+    return_attention_scores=False,
+):
+    """softmax(Q K^T / sqrt(d_k) + bias) V, with masking and dropout.
+
+    Args:
+        query: `[B, N, T, H]`.
+        key: `[B, N, S, H]`.
+        value: `[B, N, S, V]`.
+        attention_mask: optional bool/int mask, `True`/nonzero where query `t`
+            may attend to key `s`; shape `[T, S]`, `[B, T, S]` or
+            `[B, N or 1, T, S]`. A query row with no allowed key gets an
+            all-zero output (not NaN) in every float dtype.
+        bias: optional float tensor added to the logits (relative position
+            bias, T5), broadcastable to `[B, N, T, S]`.
+        dropout: dropout rate on the attention weights (training only).
+        training: whether dropout is active.
+        seed: a `keras.random.SeedGenerator` (needed for dropout in graphs).
+        scale: logit scale; defaults to `1 / sqrt(H)`. T5 uses 1.0.
+        return_attention_scores: also return the weights `[B, N, T, S]`.
+
+    Returns:
+        `[B, N, T, V]` in the dtype of `query`, and the weights if asked.
+    """
+    for name, tensor in (("query", query), ("key", key), ("value", value)):
+        check_rank(tensor, 4, name, "[batch, num_heads, length, head_dim]")
+        check_float_dtype(tensor, name)
+    if query.shape[-1] is not None and key.shape[-1] is not None and query.shape[-1] != key.shape[-1]:
+        raise ValueError(
+            f"`query` and `key` must have the same head size, got {tuple(query.shape)} and {tuple(key.shape)}."
+        )
+    if key.shape[2] is not None and value.shape[2] is not None and key.shape[2] != value.shape[2]:
+        raise ValueError(
+            f"`key` and `value` must have the same length S, got {tuple(key.shape)} and {tuple(value.shape)}."
+        )
+    compute_dtype = query.dtype
+    if scale is None:
+        scale = 1.0 / math.sqrt(query.shape[-1])
+    # Scale the queries before the matmul (as keras.layers.MultiHeadAttention
+    # does) so float16 logits are less likely to overflow.
+    query = ops.multiply(query, ops.cast(scale, compute_dtype))
+    logits = ops.einsum("bnth,bnsh->bnts", query, key)
+    # Softmax in float32 whatever the compute dtype: float16/bfloat16 lose too
+    # much in the exponent sum.
+    logits = ops.cast(logits, "float32")
+    if bias is not None:
+        _check_broadcastable(bias.shape, logits.shape, "bias")
+        logits = logits + ops.cast(bias, "float32")
+    mask = None
+    if attention_mask is not None:
+        mask = _expand_mask(_as_bool_mask(attention_mask, "attention_mask"), logits.shape)
+        logits = ops.where(mask, logits, ops.cast(MASK_VALUE, "float32"))
+    weights = ops.softmax(logits, axis=-1)
+    if mask is not None:
+        # Zero the masked weights: a fully masked row's uniform softmax
+        # becomes an all-zero row instead of attending to padding.
+        weights = weights * ops.cast(mask, "float32")
+    if dropout and training:
+        weights = keras.random.dropout(weights, dropout, seed=seed)
+    weights = ops.cast(weights, compute_dtype)
+    output = ops.einsum("bnts,bnsv->bntv", weights, value)
+    if return_attention_scores:
+        return output, weights
+    return output
+
+
+def _expand_mask(mask, logits_shape):
+    rank = len(mask.shape)
+    if rank == 2:  # [T, S]
+        mask = ops.expand_dims(ops.expand_dims(mask, 0), 0)
+    elif rank == 3:  # [B, T, S]
+        mask = ops.expand_dims(mask, 1)
+    elif rank != 4:
+        raise ValueError(
+            "`attention_mask` must have shape [T, S], [B, T, S] or [B, N, T, S], "
+            f"got shape {tuple(mask.shape)}."
+        )
+    _check_broadcastable(mask.shape, logits_shape, "attention_mask")
+    return mask

@@ -1,0 +1,111 @@
+"""Attention masks.
+
+Shape legend (as in google-research/bert): B = batch, T = query ("from") length,
+S = key ("to") length, N = heads.
+
+Every mask here is boolean with `True` meaning "may attend". A mask given to
+`scaled_dot_product_attention` or `MultiHeadAttention` may have shape `[T, S]`,
+`[B, T, S]` or `[B, N, T, S]` (`N` may be 1); it is broadcast against the
+attention logits `[B, N, T, S]`.
+"""
+
+import keras
+from keras import ops
+
+from kerasnlp_lite.utils.validation import check_rank
+
+
+def causal_mask(query_length, key_length, offset=0):
+    """Lower-triangular mask of shape `[T, S]`.
+
+    Query position `i` sits at absolute position `offset + i` and may attend to
+    key positions `j <= offset + i`. During cached decoding `offset` is the
+    cache index, so a single query token (`T = 1`) written at position `p` sees
+    keys `0..p` of a cache of length `S`.
+
+    Args:
+        query_length: int or scalar int tensor, `T`.
+        key_length: int or scalar int tensor, `S`.
+        offset: int or scalar int tensor, the absolute position of query 0.
+
+    Returns:
+        A boolean tensor of shape `[T, S]`.
+    """
+    for name, value in (("query_length", query_length), ("key_length", key_length), ("offset", offset)):
+        if isinstance(value, float):
+            raise TypeError(f"`{name}` must be an integer, got float {value}.")
+        if isinstance(value, int) and value < 0:
+            raise ValueError(f"`{name}` must be >= 0, got {value}.")
+    query_positions = ops.arange(query_length, dtype="int32") + ops.cast(offset, "int32")
+    key_positions = ops.arange(key_length, dtype="int32")
+    # [T, 1] >= [1, S] -> [T, S]
+    return ops.greater_equal(
+        ops.expand_dims(query_positions, 1), ops.expand_dims(key_positions, 0)
+    )
+
+
+def padding_mask_to_attention_mask(padding_mask, query_length=None, query_padding_mask=None):
+    """Turns a key padding mask `[B, S]` into an attention mask `[B, T, S]`.
+
+    Args:
+        padding_mask: `[B, S]` bool or int, nonzero/True at real (non-padding)
+            key positions.
+        query_length: `T`; defaults to `S` (self-attention).
+        query_padding_mask: optional `[B, T]`; rows of padding queries are then
+            fully masked (their attention output is zeros).
+
+    Returns:
+        A boolean tensor `[B, T, S]`.
+    """
+    padding_mask = _as_bool_mask(padding_mask, "padding_mask")
+    check_rank(padding_mask, 2, "padding_mask", "[batch, key_length]")
+    if query_padding_mask is not None:
+        query_padding_mask = _as_bool_mask(query_padding_mask, "query_padding_mask")
+        check_rank(query_padding_mask, 2, "query_padding_mask", "[batch, query_length]")
+        # [B, T, 1] & [B, 1, S] -> [B, T, S]
+        return ops.logical_and(
+            ops.expand_dims(query_padding_mask, 2), ops.expand_dims(padding_mask, 1)
+        )
+    if query_length is None:
+        query_length = ops.shape(padding_mask)[1]
+    mask = ops.expand_dims(padding_mask, 1)  # [B, 1, S]
+    batch, key_length = ops.shape(padding_mask)[0], ops.shape(padding_mask)[1]
+    return ops.broadcast_to(mask, (batch, query_length, key_length))
+
+
+def merge_masks(*masks):
+    """Logical AND of masks that broadcast together; `None` entries are skipped.
+
+    For example `merge_masks(causal_mask(T, S), padding_mask_to_attention_mask(p))`
+    gives `[B, T, S]`. Returns `None` when every mask is `None`.
+    """
+    merged = None
+    for i, mask in enumerate(masks):
+        if mask is None:
+            continue
+        mask = _as_bool_mask(mask, f"masks[{i}]")
+        if merged is None:
+            merged = mask
+            continue
+        _check_broadcastable(merged.shape, mask.shape, "masks")
+        merged = ops.logical_and(merged, mask)
+    return merged
+
+
+def _as_bool_mask(mask, name):
+    mask = ops.convert_to_tensor(mask)
+    dtype = keras.backend.standardize_dtype(mask.dtype)
+    if dtype == "bool":
+        return mask
+    if "int" in dtype or "float" in dtype:
+        return ops.not_equal(mask, ops.zeros((), dtype=mask.dtype))
+    raise TypeError(f"`{name}` must be a bool, int or float mask, got dtype {dtype}.")
+
+
+def _check_broadcastable(shape_a, shape_b, name):
+    a, b = list(shape_a), list(shape_b)
+    for x, y in zip(reversed(a), reversed(b)):
+        if x is not None and y is not None and x != 1 and y != 1 and x != y:
+            raise ValueError(
+                f"`{name}` shapes {tuple(shape_a)} and {tuple(shape_b)} do not broadcast together."
+            )

@@ -1,0 +1,296 @@
+"""Multi-head attention with a fixed-shape KV cache.
+
+Shape legend: B = batch, T = query length, S = key length, D = model width,
+N = heads, H = key head size, V = value head size, L = cache length.
+"""
+
+import keras
+from keras import ops
+
+from kerasnlp_lite.layers.attention import scaled_dot_product_attention
+from kerasnlp_lite.layers.masks import _as_bool_mask, causal_mask, merge_masks
+from kerasnlp_lite.layers.relative_position_embedding import RelativePositionEmbedding
+from kerasnlp_lite.layers.rotary_embedding import RotaryEmbedding
+from kerasnlp_lite.utils.validation import check_float_dtype, check_positive_int, check_rank, check_rate
+
+
+@keras.saving.register_keras_serializable(package="kerasnlp_lite")
+class MultiHeadAttention(keras.layers.Layer):
+    """Multi-head attention (Vaswani et al. 2017, section 3.2.2).
+
+    The weights have the same shapes as `keras.layers.MultiHeadAttention`
+    (query/key/value kernels `[D, N, H]`, biases `[N, H]`, output kernel
+    `[N, V, D]`), so weights transfer one to one and the outputs agree.
+
+    Beyond Keras' layer it supports a fixed-shape KV cache for decoding (see
+    `call`), additive position biases (T5), Shaw et al. relative positions
+    (`relative_max_distance`) and rotary embeddings (`rotary_max_wavelength`).
+
+    Args:
+        num_heads: number of heads N.
+        key_dim: head size H of queries and keys; defaults to D // N.
+        value_dim: head size V of values; defaults to `key_dim`.
+        dropout: dropout rate on the attention weights.
+        use_bias: whether the projections have biases.
+        output_dim: output width; defaults to the query width D.
+        kernel_initializer: initializer of the q/k/v kernels.
+        output_kernel_initializer: initializer of the output kernel (GPT-2
+            scales it by 1/sqrt(2 * num_layers)); defaults to
+            `kernel_initializer`.
+        bias_initializer: initializer of all biases.
+        relative_max_distance: if set, adds Shaw et al. (2018) relative
+            position logits with distances clipped to this value.
+        rotary_max_wavelength: if set, applies rotary position embeddings
+            (Su et al. 2021) to queries and keys with this base wavelength.
+
+    Example:
+    >>> mha = MultiHeadAttention(num_heads=4)
+    >>> x = keras.random.normal((2, 10, 64))
+    >>> mha(x, use_causal_mask=True).shape
+    TensorShape([2, 10, 64])
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        key_dim=None,
+        value_dim=None,
+        dropout=0.0,
+        use_bias=True,
+        output_dim=None,
+        kernel_initializer="glorot_uniform",
+        output_kernel_initializer=None,
+        bias_initializer="zeros",
+        relative_max_distance=None,
+        rotary_max_wavelength=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_positive_int(num_heads, "num_heads")
+        check_positive_int(key_dim, "key_dim", allow_none=True)
+        check_positive_int(value_dim, "value_dim", allow_none=True)
+        check_positive_int(output_dim, "output_dim", allow_none=True)
+        check_rate(dropout, "dropout")
+        check_positive_int(relative_max_distance, "relative_max_distance", allow_none=True)
+        if relative_max_distance is not None and rotary_max_wavelength is not None:
+            raise ValueError(
+                "Pass at most one of `relative_max_distance` (Shaw et al.) and "
+                "`rotary_max_wavelength` (RoPE): they are alternative position schemes."
+            )
+        self.num_heads = num_heads
+        self.key_dim = key_dim
+        self.value_dim = value_dim
+        self.dropout = dropout
+        self.use_bias = use_bias
+        self.output_dim = output_dim
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.output_kernel_initializer = keras.initializers.get(
+            output_kernel_initializer if output_kernel_initializer is not None else kernel_initializer
+        )
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.relative_max_distance = relative_max_distance
+        self.rotary_max_wavelength = rotary_max_wavelength
+        self.seed_generator = keras.random.SeedGenerator()
+        self.supports_masking = False
+
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        query_dim = query_shape[-1]
+        if self.key_dim is None and query_dim % self.num_heads != 0:
+            raise ValueError(
+                f"The query width (hidden_dim) {query_dim} must be divisible by "
+                f"`num_heads`={self.num_heads} when `key_dim` is not given."
+            )
+        self._key_dim = self.key_dim or query_dim // self.num_heads
+        self._value_dim = self.value_dim or self._key_dim
+        self._output_dim = self.output_dim or query_dim
+        value_dim_in = (value_shape or query_shape)[-1]
+        key_dim_in = (key_shape or value_shape or query_shape)[-1]
+        n, h, v = self.num_heads, self._key_dim, self._value_dim
+
+        def dense(name, in_dim, head_dim, initializer):
+            kernel = self.add_weight(name=f"{name}_kernel", shape=(in_dim, n, head_dim), initializer=initializer)
+            bias = (
+                self.add_weight(name=f"{name}_bias", shape=(n, head_dim), initializer=self.bias_initializer)
+                if self.use_bias
+                else None
+            )
+            return kernel, bias
+
+        self.query_kernel, self.query_bias = dense("query", query_dim, h, self.kernel_initializer)
+        self.key_kernel, self.key_bias = dense("key", key_dim_in, h, self.kernel_initializer)
+        self.value_kernel, self.value_bias = dense("value", value_dim_in, v, self.kernel_initializer)
+        self.output_kernel = self.add_weight(
+            name="output_kernel", shape=(n, v, self._output_dim), initializer=self.output_kernel_initializer
+        )
+        self.output_bias = (
+            self.add_weight(name="output_bias", shape=(self._output_dim,), initializer=self.bias_initializer)
+            if self.use_bias
+            else None
+        )
+        self.relative_embedding = None
+        self.rotary = None
+        if self.relative_max_distance is not None:
+            self.relative_embedding = RelativePositionEmbedding(
+                max_distance=self.relative_max_distance, dtype=self.dtype_policy, name="relative_embedding"
+            )
+            self.relative_embedding.build((None, n, None, h))
+        if self.rotary_max_wavelength is not None:
+            self.rotary = RotaryEmbedding(
+                max_wavelength=self.rotary_max_wavelength, dtype=self.dtype_policy, name="rotary"
+            )
+        self.built = True
+
+    def _project(self, x, kernel, bias):
+        # [B, T, D] x [D, N, H] -> [B, N, T, H]: heads-major, the layout of
+        # the KV cache, so no transposes are needed when reading it.
+        y = ops.einsum("btd,dnh->bnth", x, ops.cast(kernel, x.dtype))
+        if bias is not None:
+            # [N, H] -> [1, N, 1, H]
+            y = y + ops.expand_dims(ops.expand_dims(ops.cast(bias, x.dtype), 0), 2)
+        return y
+
+    def project_key_value(self, key, value=None):
+        """Keys and values `[B, N, S, H]`, `[B, N, S, V]` of an input sequence.
+
+        Use it to precompute a static cross-attention cache from the encoder
+        output once per generation: pass the result as `cache` with
+        `cache_index=None`.
+        """
+        value = key if value is None else value
+        return (
+            self._project(key, self.key_kernel, self.key_bias),
+            self._project(value, self.value_kernel, self.value_bias),
+        )
+
+    def call(
+        self,
+        query,
+        value=None,
+        key=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        position_bias=None,
+        cache=None,
+        cache_index=None,
+        return_attention_scores=False,
+        training=None,
+    ):
+        """Attends from `query` to `key`/`value`.
+
+        Args:
+            query: `[B, T, D]`.
+            value: `[B, S, Dv]`; defaults to `query` (self-attention).
+            key: `[B, S, Dk]`; defaults to `value`.
+            attention_mask: bool/int, `[T, S]`, `[B, T, S]` or `[B, N, T, S]`,
+                True where attending is allowed. With a cache, S is the cache
+                length L.
+            use_causal_mask: also mask future keys. With a cache, query `t`
+                sits at absolute position `cache_index + t`.
+            position_bias: float, broadcastable to `[B, N, T, S]`, added to
+                the logits (e.g. T5's `RelativePositionBias` output).
+            cache: `(key_cache, value_cache)`, `[B, N, L, H]` and
+                `[B, N, L, V]`. With `cache_index` the new keys/values of
+                this call are written at positions `cache_index ..
+                cache_index + T - 1` (a fixed-shape in-place update that XLA
+                and TFLite handle) and attention runs over the whole cache
+                (future slots are masked when `use_causal_mask`). With
+                `cache_index=None` the cache is static (cross-attention
+                keys/values from `project_key_value`) and `key`/`value` are
+                ignored.
+            cache_index: scalar int, the absolute position of query 0.
+            return_attention_scores: also return weights `[B, N, T, S]`.
+
+        Returns:
+            `[B, T, output_dim]`; then the attention weights if asked; then
+            the (updated) cache if one was given.
+        """
+        check_rank(query, 3, "query", "[batch, query_length, hidden_dim]")
+        check_float_dtype(query, "query")
+        if cache is not None:
+            if not isinstance(cache, (tuple, list)) or len(cache) != 2:
+                raise TypeError("`cache` must be a tuple `(key_cache, value_cache)` of [B, N, L, H] tensors.")
+            check_rank(cache[0], 4, "cache[0] (key cache)", "[batch, num_heads, cache_length, key_dim]")
+            check_rank(cache[1], 4, "cache[1] (value cache)", "[batch, num_heads, cache_length, value_dim]")
+        if cache_index is not None and cache is None:
+            raise ValueError("`cache_index` was given without a `cache`.")
+        if value is None:
+            value = query
+        if key is None:
+            key = value
+
+        q = self._project(query, self.query_kernel, self.query_bias)  # [B, N, T, H]
+        query_offset = 0 if cache_index is None else cache_index
+        if cache is not None and cache_index is None:
+            k, v = cache  # static cross-attention cache
+            k, v = ops.cast(k, q.dtype), ops.cast(v, q.dtype)
+        else:
+            check_rank(value, 3, "value", "[batch, key_length, hidden_dim]")
+            check_rank(key, 3, "key", "[batch, key_length, hidden_dim]")
+            k, v = self.project_key_value(key, value)  # [B, N, S, H], [B, N, S, V]
+            if self.rotary is not None:
+                k = self.rotary(k, start_index=query_offset)
+            if cache is not None:
+                # Write this step's keys/values at `cache_index` (fixed shape).
+                index = ops.cast(cache_index, "int32")
+                zero = ops.zeros((), "int32")
+                start = [zero, zero, index, zero]
+                k = ops.slice_update(ops.cast(cache[0], k.dtype), start, k)
+                v = ops.slice_update(ops.cast(cache[1], v.dtype), start, v)
+                cache = (k, v)
+        if self.rotary is not None:
+            q = self.rotary(q, start_index=query_offset)
+
+        query_length, key_length = ops.shape(q)[2], ops.shape(k)[2]
+        mask = None
+        if attention_mask is not None:
+            mask = _as_bool_mask(attention_mask, "attention_mask")
+            check_rank(mask, (2, 3, 4), "attention_mask", "[T, S], [B, T, S] or [B, N, T, S]")
+        if use_causal_mask:
+            mask = merge_masks(mask, causal_mask(query_length, key_length, offset=query_offset))
+        bias = position_bias
+        if self.relative_embedding is not None:
+            # Shaw et al. eq. 4 divides q (k + a)^T by sqrt(d) as a whole.
+            relative = self.relative_embedding(q, key_length=key_length, query_offset=query_offset)
+            relative = relative * ops.cast(self._key_dim**-0.5, relative.dtype)
+            bias = relative if bias is None else bias + ops.cast(relative, bias.dtype)
+
+        attended, weights = scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attention_mask=mask,
+            bias=bias,
+            dropout=self.dropout,
+            training=training,
+            seed=self.seed_generator,
+            return_attention_scores=True,
+        )
+        # [B, N, T, V] x [N, V, D] -> [B, T, D]
+        output = ops.einsum("bntv,nvd->btd", attended, ops.cast(self.output_kernel, attended.dtype))
+        if self.output_bias is not None:
+            output = output + ops.cast(self.output_bias, output.dtype)
+        results = (output,)
+        if return_attention_scores:
+            results += (weights,)
+        if cache is not None:
+            results += (cache,)
+        return results[0] if len(results) == 1 else results
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "key_dim": self.key_dim,
+                "value_dim": self.value_dim,
+                "dropout": self.dropout,
+                "use_bias": self.use_bias,
+                "output_dim": self.output_dim,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "output_kernel_initializer": keras.initializers.serialize(self.output_kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "relative_max_distance": self.relative_max_distance,
+                "rotary_max_wavelength": self.rotary_max_wavelength,
+            }
+        )
+        return config
