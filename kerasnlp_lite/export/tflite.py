@@ -10,6 +10,7 @@ model that needs one is a bug to fix, reported here with the op's name.
 """
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -20,7 +21,28 @@ QUANTIZE_MODES = (None, "float16", "dynamic_int8", "int8")
 
 
 class FlexOpError(RuntimeError):
-    """A model needs an op that LiteRT's builtins (and tf-text) do not have."""
+    """A model needs an op that LiteRT's builtins (and tf-text) do not have.
+
+    `ops` lists the TF op names; `locations` the layer scopes they come from.
+    """
+
+    def __init__(self, message, ops=(), locations=()):
+        super().__init__(message)
+        self.ops = list(ops)
+        self.locations = list(locations)
+
+
+def _unsupported_ops(error_text):
+    """(op names, layer scopes) of the ops the converter could not lower."""
+    ops = []
+    for line in re.findall(r"TF Select ops: ([^\n]+)", error_text):
+        ops += [op.strip() for op in line.split(",") if op.strip()]
+    for op in re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", error_text):
+        ops.append(op)
+    locations = re.findall(r'fused\["(\w+):", "([^"@]+)@', error_text)
+    ops = sorted(set(ops))
+    scopes = sorted({scope for op, scope in locations if op in ops and not scope.startswith("PartitionedCall")})
+    return ops, scopes
 
 
 def _check_quantize(quantize, representative_data):
@@ -70,14 +92,20 @@ def convert_saved_model(
     try:
         content = converter.convert()
     except Exception as error:  # the converter raises ConverterError
+        ops, scopes = _unsupported_ops(str(error))
+        if not ops:
+            raise
         raise FlexOpError(
-            "TFLite conversion with builtin ops failed; LiteRT 2.x cannot run Flex "
-            f"(SELECT_TF_OPS) ops, so the op named below must be replaced:\n{error}"
+            f"TFLite conversion with builtin ops failed: no builtin kernel for TF op(s) {ops}, "
+            f"used in {scopes or 'an unnamed scope'}. LiteRT 2.x cannot run Flex (SELECT_TF_OPS) ops: "
+            "replace the op (common causes: slices of rank > 5 tensors, loop variables without static shapes).",
+            ops=ops,
+            locations=scopes,
         ) from error
     ops = tflite_op_names(content)
     flex = sorted({op for op in ops if op.startswith("Flex")})
     if flex:
-        raise FlexOpError(f"The converted model needs Flex ops {flex}, which LiteRT 2.x cannot run.")
+        raise FlexOpError(f"The converted model needs Flex ops {flex}, which LiteRT 2.x cannot run.", ops=flex)
     return content
 
 
