@@ -172,9 +172,13 @@ def _check_fit_step(model, layer, batch_inputs, frozen_weights_ok):
     assert float_outputs, "the layer has trainable weights but no float output to train"
     before = {w.path: np.array(w.numpy()) for w in layer.trainable_weights}
 
-    class SquaredOutputModel(keras.Model):
-        # Minimises the mean square of every float output: enough to send a
-        # gradient to every weight that affects an output.
+    # Regress every float output onto fixed random targets: a gradient then
+    # reaches every weight that affects an output. (A plain mean square of the
+    # output would not: after a LayerNorm it is constant.)
+    eager_outputs = _flat(model(batch_inputs))
+    targets = {i: np.random.default_rng(i).standard_normal(eager_outputs[i].shape).astype("float32") for i in float_outputs}
+
+    class RegressionModel(keras.Model):
         def __init__(self, inner_model):
             super().__init__()
             self.inner_model = inner_model
@@ -184,9 +188,9 @@ def _check_fit_step(model, layer, batch_inputs, frozen_weights_ok):
 
         def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
             flat = _flat(y_pred)
-            return sum(ops.mean(ops.square(ops.cast(flat[i], "float32"))) for i in float_outputs)
+            return sum(ops.mean(ops.square(ops.cast(flat[i], "float32") - targets[i])) for i in float_outputs)
 
-    trainer = SquaredOutputModel(model)
+    trainer = RegressionModel(model)
     trainer.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1))
     batch = next(iter(batch_inputs.values())).shape[0]
     history = trainer.fit(batch_inputs, batch_size=batch, epochs=1, verbose=0)

@@ -7,3 +7,7 @@ from kerasnlp_lite.layers.relative_position_embedding import RelativePositionEmb
 from kerasnlp_lite.layers.rotary_embedding import RotaryEmbedding
 from kerasnlp_lite.layers.position_embedding import PositionEmbedding
 from kerasnlp_lite.layers.sinusoidal_position_encoding import SinusoidalPositionEncoding
+from kerasnlp_lite.layers.activations import gelu, gelu_tanh, get_activation
+from kerasnlp_lite.layers.feed_forward import FeedForward
+from kerasnlp_lite.layers.transformer_decoder_block import TransformerDecoderBlock
+from kerasnlp_lite.layers.transformer_encoder_block import TransformerEncoderBlock

@@ -147,9 +147,6 @@ class TransformerDecoderBlock(TransformerBlockBase):
             return x, updated_cache[0]
         return x
 
-    def compute_output_shape(self, decoder_sequence_shape, encoder_sequence_shape=None):
-        return decoder_sequence_shape
-
     def get_config(self):
         config = super().get_config()
         config["cross_attention"] = self.cross_attention

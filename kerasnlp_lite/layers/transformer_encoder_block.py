@@ -78,3 +78,6 @@ class TransformerEncoderBlock(TransformerBlockBase):
 
         x = self.residual(inputs, attention, self.self_attention_norm, training)
         return self.residual(x, lambda y: self.feed_forward(y, training=training), self.feed_forward_norm, training)
+
+    def compute_output_shape(self, inputs_shape):
+        return inputs_shape

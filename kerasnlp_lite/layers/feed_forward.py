@@ -1,0 +1,110 @@
+"""Position-wise feed-forward network (Vaswani et al. 2017, section 3.3)."""
+
+import keras
+
+from kerasnlp_lite.layers.activations import get_activation
+from kerasnlp_lite.utils.validation import check_float_dtype, check_positive_int, check_rank, check_rate
+
+
+@keras.saving.register_keras_serializable(package="kerasnlp_lite")
+class FeedForward(keras.layers.Layer):
+    """FFN(x) = act(x W1 + b1) W2 + b2, applied at every position.
+
+    Args:
+        intermediate_dim: width of the hidden layer (4 x hidden_dim in the
+            Transformer, BERT and GPT).
+        activation: name ("gelu", "gelu_tanh", "relu", ...) or callable.
+        dropout: dropout on the intermediate activations (T5 puts dropout
+            here; BERT/GPT use only the block's residual dropout: set 0).
+        use_bias: whether both dense layers have biases.
+        output_dim: output width; defaults to the input width.
+        kernel_initializer: initializer of the first kernel.
+        output_kernel_initializer: initializer of the second kernel, which
+            feeds the residual stream (GPT-2 scales it by
+            1/sqrt(2 * num_layers)); defaults to `kernel_initializer`.
+        bias_initializer: initializer of both biases.
+
+    Call arguments:
+        inputs: `[B, T, D]` (any rank >= 2 works).
+
+    Returns:
+        `[B, T, output_dim or D]`.
+    """
+
+    def __init__(
+        self,
+        intermediate_dim,
+        activation="gelu",
+        dropout=0.0,
+        use_bias=True,
+        output_dim=None,
+        kernel_initializer="glorot_uniform",
+        output_kernel_initializer=None,
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_positive_int(intermediate_dim, "intermediate_dim")
+        check_positive_int(output_dim, "output_dim", allow_none=True)
+        check_rate(dropout, "dropout")
+        get_activation(activation)  # fail early on an unknown name
+        self.intermediate_dim = intermediate_dim
+        self.activation = activation
+        self.dropout = dropout
+        self.use_bias = use_bias
+        self.output_dim = output_dim
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.output_kernel_initializer = keras.initializers.get(
+            output_kernel_initializer if output_kernel_initializer is not None else kernel_initializer
+        )
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.intermediate_dense = keras.layers.Dense(
+            intermediate_dim,
+            activation=get_activation(activation),
+            use_bias=use_bias,
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            dtype=self.dtype_policy,
+            name="intermediate_dense",
+        )
+        self.intermediate_dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy, name="intermediate_dropout")
+
+    def build(self, inputs_shape):
+        self.output_dense = keras.layers.Dense(
+            self.output_dim or inputs_shape[-1],
+            use_bias=self.use_bias,
+            kernel_initializer=self.output_kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            dtype=self.dtype_policy,
+            name="output_dense",
+        )
+        self.intermediate_dense.build(inputs_shape)
+        self.output_dense.build(tuple(inputs_shape[:-1]) + (self.intermediate_dim,))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        if len(inputs.shape) < 2:
+            check_rank(inputs, (2, 3, 4), "inputs", "[batch, ..., hidden_dim]")
+        check_float_dtype(inputs, "inputs")
+        x = self.intermediate_dense(inputs)
+        x = self.intermediate_dropout(x, training=training)
+        return self.output_dense(x)
+
+    def compute_output_shape(self, inputs_shape):
+        return tuple(inputs_shape[:-1]) + (self.output_dim or inputs_shape[-1],)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "intermediate_dim": self.intermediate_dim,
+                "activation": self.activation if isinstance(self.activation, str) else keras.saving.serialize_keras_object(self.activation),
+                "dropout": self.dropout,
+                "use_bias": self.use_bias,
+                "output_dim": self.output_dim,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "output_kernel_initializer": keras.initializers.serialize(self.output_kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config

@@ -1,0 +1,3 @@
+"""Tokenizers (WordPiece, SentencePiece, byte-level BPE), vocabulary training and packers."""
+
+from kerasnlp_lite.tokenizers.tokenizer import Tokenizer

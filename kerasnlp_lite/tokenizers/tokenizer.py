@@ -1,0 +1,107 @@
+"""The tokenizer interface shared by WordPiece, SentencePiece and byte-level BPE.
+
+Tokenizers are Keras layers (so a task model can carry one and `.keras` files
+save it) built on TensorFlow string ops that also run inside `tf.data`,
+`tf.function` and, for the tf-text "fast" kernels, TFLite as custom ops.
+
+Shapes: a scalar string gives a 1-D int32 tensor of ids; a batch `[B]` of
+strings gives a `tf.RaggedTensor` `[B, None]`. Packing to fixed length is the
+packers' job (`kerasnlp_lite.tokenizers.packers`), where truncation is
+explicit and reported.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+class Tokenizer(keras.layers.Layer):
+    """Base class. Subclasses implement `tokenize`, `detokenize`,
+    `token_to_id`, `id_to_token`, `vocabulary_size` and `get_vocabulary`, and
+    set `self.special_tokens` (a dict role -> token string, e.g.
+    {"cls": "[CLS]", "pad": "[PAD]"}); they expose each special token and its
+    id as properties (`cls_token`, `cls_token_id`, ...)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("dtype", "int32")
+        kwargs.setdefault("trainable", False)
+        super().__init__(**kwargs)
+        self.special_tokens = {}
+
+    # --- to implement -----------------------------------------------------
+    def tokenize(self, inputs):
+        raise NotImplementedError
+
+    def detokenize(self, ids):
+        raise NotImplementedError
+
+    def get_vocabulary(self):
+        raise NotImplementedError
+
+    @property
+    def vocabulary_size(self):
+        raise NotImplementedError
+
+    # --- shared -----------------------------------------------------------
+    def call(self, inputs):
+        return self.tokenize(inputs)
+
+    def token_to_id(self, token):
+        """The id of one token string; KeyError naming it if it is unknown."""
+        lookup = getattr(self, "_token_to_id_table", None)
+        if lookup is None:
+            lookup = {t: i for i, t in enumerate(self.get_vocabulary())}
+            self._token_to_id_table = lookup
+        if token not in lookup:
+            raise KeyError(f"Token {token!r} is not in the vocabulary.")
+        return lookup[token]
+
+    def id_to_token(self, id):
+        """The token string of one id; ValueError if out of range."""
+        vocabulary = self.get_vocabulary()
+        if isinstance(id, bool) or not isinstance(id, (int, np.integer)):
+            raise TypeError(f"`id` must be an integer, got {id!r}.")
+        if not 0 <= id < len(vocabulary):
+            raise ValueError(f"`id` must be in [0, {len(vocabulary)}), got {id}.")
+        return vocabulary[id]
+
+    @property
+    def special_token_ids(self):
+        """Dict role -> id of the special tokens."""
+        return {role: self.token_to_id(token) for role, token in self.special_tokens.items()}
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(tuple(inputs.shape) + (None,), dtype="int32", ragged=True)
+
+
+def to_string_tensor(inputs, name="inputs"):
+    """Python str/bytes, lists of them, numpy or tf strings -> tf.string tensor of rank 0 or 1."""
+    if isinstance(inputs, tf.RaggedTensor):
+        raise ValueError(f"`{name}` must be a scalar string or a 1-D batch of strings, got a ragged tensor.")
+    if not isinstance(inputs, (tf.Tensor, tf.Variable)):
+        if isinstance(inputs, (list, tuple)) and not all(isinstance(x, (str, bytes)) for x in inputs):
+            raise TypeError(f"`{name}` must contain strings, got {[type(x).__name__ for x in inputs][:5]}.")
+        if isinstance(inputs, np.ndarray) and inputs.dtype.kind not in "USO":
+            raise TypeError(f"`{name}` must be strings, got a numpy array of dtype {inputs.dtype}.")
+        if not isinstance(inputs, (str, bytes, list, tuple, np.ndarray)):
+            raise TypeError(f"`{name}` must be a string or a batch of strings, got {type(inputs).__name__}.")
+        inputs = tf.convert_to_tensor(inputs, dtype=tf.string)
+    if inputs.dtype != tf.string:
+        raise TypeError(f"`{name}` must have dtype string, got {inputs.dtype.name}.")
+    if inputs.shape.rank not in (0, 1):
+        raise ValueError(
+            f"`{name}` must be a scalar string or a 1-D batch of strings, got shape {inputs.shape}."
+        )
+    return inputs
+
+
+def check_valid_utf8(inputs, name="inputs"):
+    """Eagerly raises ValueError naming the first invalid-UTF-8 element; no-op in graphs."""
+    if not tf.executing_eagerly():
+        return
+    flat = tf.reshape(inputs, [-1]).numpy()
+    for i, value in enumerate(flat):
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"`{name}`[{i}] is not valid UTF-8 ({error}).") from None
