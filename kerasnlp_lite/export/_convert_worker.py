@@ -13,7 +13,7 @@ def main(argv=None):
 
     import keras
 
-    import kerasnlp_lite  # noqa: F401  registers the serializable layers
+    import kerasnlp_lite.layers  # noqa: F401  registers the serializable layers
     from kerasnlp_lite.export.tflite import FlexOpError, convert_keras_model
 
     model = keras.saving.load_model(args.keras_path, safe_mode=True)

@@ -11,3 +11,6 @@ from kerasnlp_lite.layers.activations import gelu, gelu_tanh, get_activation
 from kerasnlp_lite.layers.feed_forward import FeedForward
 from kerasnlp_lite.layers.transformer_decoder_block import TransformerDecoderBlock
 from kerasnlp_lite.layers.transformer_encoder_block import TransformerEncoderBlock
+from kerasnlp_lite.layers.factorized_embedding import FactorizedEmbedding
+from kerasnlp_lite.layers.text_embedding import TextEmbedding
+from kerasnlp_lite.layers.token_embedding import TokenEmbedding

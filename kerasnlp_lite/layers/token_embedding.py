@@ -1,0 +1,87 @@
+"""Token embeddings with a tied output projection (Press and Wolf 2017; GPT)."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from kerasnlp_lite.utils.validation import check_float_dtype, check_integer_dtype, check_positive_int
+
+
+def check_ids_in_range(ids, size, name):
+    """Eager-only range check of integer ids (skipped in graphs, so TFLite/XLA are unaffected)."""
+    if not tf.executing_eagerly() or isinstance(ids, keras.KerasTensor):
+        return
+    values = ops.convert_to_numpy(ids)
+    if values.size and (values.min() < 0 or values.max() >= size):
+        raise ValueError(f"`{name}` must be in [0, {size}), got values in [{values.min()}, {values.max()}].")
+
+
+@keras.saving.register_keras_serializable(package="kerasnlp_lite")
+class TokenEmbedding(keras.layers.Layer):
+    """A `[vocabulary_size, hidden_dim]` lookup table, also usable as the output layer.
+
+    GPT (Radford et al. 2018, eq. 2) ties the input and output embeddings:
+    h_0 = U W_e + W_p and P(u) = softmax(h_n W_e^T). `logits(hidden)`
+    computes h W_e^T with the same table.
+
+    Args:
+        vocabulary_size: number of tokens V.
+        hidden_dim: embedding width D.
+        embeddings_initializer: initializer of the table (BERT/GPT: normal
+            with std 0.02).
+
+    Call arguments:
+        token_ids: int `[B, T]` (any shape) in `[0, V)`. Out-of-range ids
+            raise in eager mode; in graphs they are not checked.
+
+    Returns:
+        `[B, T, D]`.
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        hidden_dim,
+        embeddings_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_positive_int(vocabulary_size, "vocabulary_size")
+        check_positive_int(hidden_dim, "hidden_dim")
+        self.vocabulary_size = vocabulary_size
+        self.hidden_dim = hidden_dim
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+
+    def build(self, token_ids_shape=None):
+        self.embeddings = self.add_weight(
+            name="embeddings", shape=(self.vocabulary_size, self.hidden_dim), initializer=self.embeddings_initializer
+        )
+        self.built = True
+
+    def call(self, token_ids):
+        check_integer_dtype(token_ids, "token_ids")
+        check_ids_in_range(token_ids, self.vocabulary_size, "token_ids")
+        return ops.take(ops.cast(self.embeddings, self.compute_dtype), token_ids, axis=0)
+
+    def logits(self, hidden):
+        """Tied output projection: `[..., D]` -> `[..., V]` = hidden @ W_e^T (compute dtype)."""
+        check_float_dtype(hidden, "hidden")
+        if hidden.shape[-1] is not None and hidden.shape[-1] != self.hidden_dim:
+            raise ValueError(
+                f"`hidden` must have last dimension hidden_dim={self.hidden_dim}, got shape {tuple(hidden.shape)}."
+            )
+        return ops.matmul(hidden, ops.transpose(ops.cast(self.embeddings, hidden.dtype)))
+
+    def compute_output_shape(self, token_ids_shape):
+        return tuple(token_ids_shape) + (self.hidden_dim,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "hidden_dim": self.hidden_dim,
+                "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
+            }
+        )
+        return config
