@@ -14,3 +14,4 @@ from kerasnlp_lite.layers.transformer_encoder_block import TransformerEncoderBlo
 from kerasnlp_lite.layers.factorized_embedding import FactorizedEmbedding
 from kerasnlp_lite.layers.text_embedding import TextEmbedding
 from kerasnlp_lite.layers.token_embedding import TokenEmbedding
+from kerasnlp_lite.layers.relative_position_bias import RelativePositionBias, relative_position_bucket
