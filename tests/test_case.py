@@ -8,7 +8,8 @@
   - one `fit` step runs and moves every trainable weight that should move;
   - the model saves to `.keras`, reloads in safe mode, and gives identical outputs;
   - under `mixed_float16` and `mixed_bfloat16` the variables stay float32,
-    outputs are in the compute dtype (or the dtype the test names) and finite.
+    outputs are in the compute dtype (or the dtype the test names), finite,
+    and close to the float32 outputs given the same weights.
 
 `run_tflite_parity_test` converts a small functional model to TFLite in a
 subprocess (the converter leaks memory), checks that no Flex op is present,
@@ -203,9 +204,18 @@ def _check_fit_step(model, layer, batch_inputs, frozen_weights_ok):
     assert not unmoved, f"these trainable weights did not change in a fit step: {unmoved}"
 
 
+# Relative tolerance of a mixed-precision output against float32 with the same weights.
+MIXED_PRECISION_TOLERANCE = {"mixed_float16": 1e-2, "mixed_bfloat16": 6e-2}
+
+
 def _check_mixed_precision(layer_cls, init_kwargs, input_data, call_kwargs, policy, output_dtype):
+    tensors = {k: ops.convert_to_tensor(v) for k, v in input_data.items()}
+    reference_layer = layer_cls(**init_kwargs)
+    reference = reference_layer(**tensors, **call_kwargs)
     layer = layer_cls(**init_kwargs, dtype=policy)
-    outputs = layer(**{k: ops.convert_to_tensor(v) for k, v in input_data.items()}, **call_kwargs)
+    layer(**tensors, **call_kwargs)
+    layer.set_weights(reference_layer.get_weights())
+    outputs = layer(**tensors, **call_kwargs)
     compute_dtype = keras.DTypePolicy(policy).compute_dtype
     for weight in layer.weights:
         assert weight.dtype == "float32", f"{weight.path} is {weight.dtype} under {policy}"
@@ -216,6 +226,15 @@ def _check_mixed_precision(layer_cls, init_kwargs, input_data, call_kwargs, poli
             assert dtype == expected, f"output dtype {dtype} under {policy}, expected {expected}"
         if "float" in dtype:
             assert np.all(np.isfinite(_to_numpy(out))), f"non-finite output under {policy}"
+    # Same weights, same inputs: the low-precision result stays near float32's.
+    tolerance = MIXED_PRECISION_TOLERANCE[policy]
+    for out, ref in zip(_flat(outputs), _flat(reference)):
+        if "float" in keras.backend.standardize_dtype(out.dtype):
+            ref = _to_numpy(ref)
+            scale = max(1.0, float(np.max(np.abs(ref))))
+            np.testing.assert_allclose(
+                _to_numpy(out), ref, atol=tolerance * scale, rtol=0, err_msg=f"{policy} output far from float32"
+            )
 
 
 def run_tflite_parity_test(model, input_data, atol=1e-5, quantize=None):
