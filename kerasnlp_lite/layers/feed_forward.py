@@ -13,7 +13,8 @@ class FeedForward(keras.layers.Layer):
     Args:
         intermediate_dim: width of the hidden layer (4 x hidden_dim in the
             Transformer, BERT and GPT).
-        activation: name ("gelu", "gelu_tanh", "relu", ...) or callable.
+        activation: name ("gelu", "gelu_tanh", "relu", ...) or callable,
+            stored as given and resolved with `get_activation`.
         dropout: dropout on the intermediate activations (T5 puts dropout
             here; BERT/GPT use only the block's residual dropout: set 0).
         use_bias: whether both dense layers have biases.
@@ -25,10 +26,22 @@ class FeedForward(keras.layers.Layer):
         bias_initializer: initializer of both biases.
 
     Call arguments:
-        inputs: `[B, T, D]` (any rank >= 2 works).
+        inputs: float `[B, T, D]` (ranks 2 to 5 work).
+        training: enables dropout.
 
     Returns:
         `[B, T, output_dim or D]`.
+
+    Attributes:
+        intermediate_dense, output_dense: the two `keras.layers.Dense`
+            (kernels `[D, intermediate_dim]` and `[intermediate_dim, D]`), for
+            weight transfer from KerasHub and Model Garden. `output_dense`
+            exists once the layer is built (its width may be the input's).
+
+    Example:
+    >>> ffn = FeedForward(intermediate_dim=3072, activation="gelu_tanh")
+    >>> ffn(keras.random.normal((2, 10, 768))).shape
+    TensorShape([2, 10, 768])
     """
 
     def __init__(
@@ -83,8 +96,7 @@ class FeedForward(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, training=None):
-        if len(inputs.shape) < 2:
-            check_rank(inputs, (2, 3, 4), "inputs", "[batch, ..., hidden_dim]")
+        check_rank(inputs, (2, 3, 4, 5), "inputs", "[batch, ..., hidden_dim]")
         check_float_dtype(inputs, "inputs")
         x = self.intermediate_dense(inputs)
         x = self.intermediate_dropout(x, training=training)
@@ -98,7 +110,11 @@ class FeedForward(keras.layers.Layer):
         config.update(
             {
                 "intermediate_dim": self.intermediate_dim,
-                "activation": self.activation if isinstance(self.activation, str) else keras.saving.serialize_keras_object(self.activation),
+                "activation": (
+                    self.activation
+                    if self.activation is None or isinstance(self.activation, (str, dict))
+                    else keras.saving.serialize_keras_object(self.activation)
+                ),
                 "dropout": self.dropout,
                 "use_bias": self.use_bias,
                 "output_dim": self.output_dim,

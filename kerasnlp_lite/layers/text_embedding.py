@@ -5,10 +5,17 @@ import math
 import keras
 from keras import ops
 
+from kerasnlp_lite.layers.factorized_embedding import FactorizedEmbedding
 from kerasnlp_lite.layers.position_embedding import PositionEmbedding
 from kerasnlp_lite.layers.sinusoidal_position_encoding import SinusoidalPositionEncoding
 from kerasnlp_lite.layers.token_embedding import TokenEmbedding, check_ids_in_range
-from kerasnlp_lite.utils.validation import check_integer_dtype, check_positive_int, check_rank, check_rate
+from kerasnlp_lite.utils.validation import (
+    check_integer_dtype,
+    check_positive_int,
+    check_rank,
+    check_rate,
+    check_static_position_range,
+)
 
 POSITION_ENCODINGS = ("learned", "sinusoidal", None)
 
@@ -21,9 +28,11 @@ class TextEmbedding(keras.layers.Layer):
     position embeddings and applies LayerNorm and dropout; GPT sums token and
     learned positions; the original Transformer adds sinusoidal encodings to
     token embeddings scaled by sqrt(d_model) (`scale_embeddings=True`).
-    With `embedding_dim` set, the sum is computed at width E and projected
-    to `hidden_dim` after LayerNorm and dropout, as ALBERT does (factorized
-    embedding parameterization, Lan et al. 2019).
+    With `embedding_dim` set, the token part is a `FactorizedEmbedding`
+    (ALBERT, Lan et al. 2019): token, segment and position embeddings all have
+    width E, and the E -> hidden_dim projection comes after the sum, LayerNorm
+    and dropout, in the order of KerasHub's AlbertBackbone and Model Garden's
+    ALBERT encoder.
 
     Args:
         vocabulary_size: number of tokens.
@@ -37,7 +46,8 @@ class TextEmbedding(keras.layers.Layer):
         use_layer_norm: LayerNorm after the sum (BERT, ALBERT, RoBERTa).
         layer_norm_epsilon: its epsilon.
         dropout: dropout rate after the (normalized) sum.
-        embeddings_initializer: initializer of all tables.
+        embeddings_initializer: initializer of all tables (and of ALBERT's
+            projection kernel).
 
     Call arguments:
         token_ids: int `[B, T]`.
@@ -48,6 +58,15 @@ class TextEmbedding(keras.layers.Layer):
 
     Returns:
         `[B, T, hidden_dim]`.
+
+    Attributes:
+        token_embedding: the `TokenEmbedding` (or, with `embedding_dim`, the
+            `FactorizedEmbedding`) whose table `logits` reuses.
+
+    Example:
+    >>> bert_embedding = TextEmbedding(30522, 768, max_sequence_length=512, num_segments=2,
+    ...                                use_layer_norm=True, dropout=0.1)
+    >>> x = bert_embedding(token_ids, segment_ids=segment_ids)    # [B, T, 768]
     """
 
     def __init__(
@@ -66,6 +85,7 @@ class TextEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        check_positive_int(vocabulary_size, "vocabulary_size")
         check_positive_int(hidden_dim, "hidden_dim")
         check_positive_int(max_sequence_length, "max_sequence_length")
         check_positive_int(num_segments, "num_segments", minimum=0)
@@ -87,10 +107,16 @@ class TextEmbedding(keras.layers.Layer):
 
         width = embedding_dim or hidden_dim
         policy = self.dtype_policy
-        self.token_embedding = TokenEmbedding(
-            vocabulary_size, width, embeddings_initializer=self.embeddings_initializer, dtype=policy,
-            name="token_embedding",
-        )
+        if embedding_dim:
+            self.token_embedding = FactorizedEmbedding(
+                vocabulary_size, embedding_dim, hidden_dim, embeddings_initializer=self.embeddings_initializer,
+                kernel_initializer=self.embeddings_initializer, dtype=policy, name="token_embedding",
+            )
+        else:
+            self.token_embedding = TokenEmbedding(
+                vocabulary_size, hidden_dim, embeddings_initializer=self.embeddings_initializer, dtype=policy,
+                name="token_embedding",
+            )
         self.segment_embedding = (
             TokenEmbedding(num_segments, width, embeddings_initializer=self.embeddings_initializer, dtype=policy,
                            name="segment_embedding")
@@ -111,12 +137,6 @@ class TextEmbedding(keras.layers.Layer):
             else None
         )
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=policy, name="dropout")
-        self.projection = (
-            keras.layers.Dense(hidden_dim, kernel_initializer=self.embeddings_initializer, dtype=policy,
-                               name="projection")
-            if embedding_dim
-            else None
-        )
 
     def build(self, token_ids_shape, segment_ids_shape=None):
         width = self.embedding_dim or self.hidden_dim
@@ -128,47 +148,54 @@ class TextEmbedding(keras.layers.Layer):
             self.position_embedding.build(embedded_shape)
         if self.layer_norm is not None:
             self.layer_norm.build(embedded_shape)
-        if self.projection is not None:
-            self.projection.build(embedded_shape)
         self.built = True
 
     def call(self, token_ids, segment_ids=None, start_index=0, training=None):
         check_rank(token_ids, 2, "token_ids", "[batch, sequence_length]")
         check_integer_dtype(token_ids, "token_ids")
-        length = token_ids.shape[1]
-        if isinstance(start_index, int) and length is not None and start_index + length > self.max_sequence_length:
-            raise ValueError(
-                f"Positions {start_index}..{start_index + length - 1} exceed "
-                f"max_sequence_length={self.max_sequence_length}."
-            )
-        x = self.token_embedding(token_ids)
+        check_static_position_range(start_index, token_ids.shape[1], self.max_sequence_length, "start_index")
+        self._check_segment_ids(segment_ids, token_ids)
+
+        # [B, T, E or H]; a FactorizedEmbedding projects to H only at the end.
+        x = self.token_embedding.embed(token_ids) if self.embedding_dim else self.token_embedding(token_ids)
         if self.scale_embeddings:
             # Vaswani et al. 3.4: embedding weights multiplied by sqrt(d_model).
             x = x * ops.cast(math.sqrt(self.embedding_dim or self.hidden_dim), x.dtype)
         if self.segment_embedding is not None:
-            if segment_ids is None:
-                raise ValueError(f"`segment_ids` [batch, sequence_length] is required: num_segments={self.num_segments}.")
-            check_integer_dtype(segment_ids, "segment_ids")
-            if tuple(segment_ids.shape) != tuple(token_ids.shape):
-                raise ValueError(
-                    f"`segment_ids` must have the shape of `token_ids` {tuple(token_ids.shape)}, "
-                    f"got {tuple(segment_ids.shape)}."
-                )
-            check_ids_in_range(segment_ids, self.num_segments, "segment_ids")
             x = x + self.segment_embedding(segment_ids)
-        elif segment_ids is not None:
-            raise ValueError("`segment_ids` was given but the layer has num_segments=0.")
         if self.position_embedding is not None:
             x = x + self.position_embedding(x, start_index=start_index)
         if self.layer_norm is not None:
             x = self.layer_norm(x)
         x = self.dropout_layer(x, training=training)
-        if self.projection is not None:
-            x = self.projection(x)
+        if self.embedding_dim:
+            x = self.token_embedding.project(x)  # ALBERT: E -> H after LayerNorm and dropout
         return x
 
+    def _check_segment_ids(self, segment_ids, token_ids):
+        if self.segment_embedding is None:
+            if segment_ids is not None:
+                raise ValueError(
+                    "`segment_ids` was given but the layer has num_segments=0; "
+                    "construct it with num_segments > 0 to use segment embeddings."
+                )
+            return
+        if segment_ids is None:
+            raise ValueError(
+                f"`segment_ids` [batch, sequence_length] is required: the layer has num_segments={self.num_segments}."
+            )
+        check_integer_dtype(segment_ids, "segment_ids")
+        if len(segment_ids.shape) != 2 or any(
+            a is not None and b is not None and a != b for a, b in zip(segment_ids.shape, token_ids.shape)
+        ):
+            raise ValueError(
+                f"`segment_ids` must have the shape of `token_ids` {tuple(token_ids.shape)}, "
+                f"got {tuple(segment_ids.shape)}."
+            )
+        check_ids_in_range(segment_ids, self.num_segments, "segment_ids")
+
     def logits(self, hidden):
-        """Tied output projection with the token table: `[..., E or H]` -> `[..., V]`."""
+        """Tied output projection with the token table: `[..., E or H]` -> `[..., V]` (see TokenEmbedding.logits)."""
         return self.token_embedding.logits(hidden)
 
     def compute_output_shape(self, token_ids_shape, segment_ids_shape=None):

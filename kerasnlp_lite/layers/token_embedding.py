@@ -28,14 +28,21 @@ class TokenEmbedding(keras.layers.Layer):
         vocabulary_size: number of tokens V.
         hidden_dim: embedding width D.
         embeddings_initializer: initializer of the table (BERT/GPT: normal
-            with std 0.02).
+            with std 0.02; the default is KerasHub's truncated normal).
 
     Call arguments:
         token_ids: int `[B, T]` (any shape) in `[0, V)`. Out-of-range ids
-            raise in eager mode; in graphs they are not checked.
+            raise ValueError in eager mode; inside graphs
+            (tf.function, TFLite, XLA) this layer does not check them.
 
     Returns:
-        `[B, T, D]`.
+        `[B, T, D]` in the compute dtype.
+
+    Example:
+    >>> embedding = TokenEmbedding(vocabulary_size=100, hidden_dim=16)
+    >>> hidden = embedding(np.array([[1, 2, 3]]))    # [1, 3, 16]
+    >>> embedding.logits(hidden).shape               # tied output layer
+    TensorShape([1, 3, 100])
     """
 
     def __init__(
@@ -64,12 +71,21 @@ class TokenEmbedding(keras.layers.Layer):
         return ops.take(ops.cast(self.embeddings, self.compute_dtype), token_ids, axis=0)
 
     def logits(self, hidden):
-        """Tied output projection: `[..., D]` -> `[..., V]` = hidden @ W_e^T (compute dtype)."""
+        """Tied output projection: `[..., D]` -> `[..., V]` = hidden @ W_e^T.
+
+        The result has the dtype of `hidden` (the compute dtype under mixed
+        precision, as Keras' Dense and KerasHub's ReversibleEmbedding do).
+        Matmuls accumulate in float32 on CPU/GPU; heads cast the logits to
+        float32 before softmax and loss.
+        """
         check_float_dtype(hidden, "hidden")
-        if hidden.shape[-1] is not None and hidden.shape[-1] != self.hidden_dim:
+        if len(hidden.shape) < 1 or (hidden.shape[-1] is not None and hidden.shape[-1] != self.hidden_dim):
             raise ValueError(
-                f"`hidden` must have last dimension hidden_dim={self.hidden_dim}, got shape {tuple(hidden.shape)}."
+                f"`hidden` must have shape [..., hidden_dim] with hidden_dim={self.hidden_dim}, "
+                f"got shape {tuple(hidden.shape)}."
             )
+        if not self.built:
+            self.build()
         return ops.matmul(hidden, ops.transpose(ops.cast(self.embeddings, hidden.dtype)))
 
     def compute_output_shape(self, token_ids_shape):

@@ -22,135 +22,24 @@ TFLite kernel (they would need Flex, which LiteRT 2.x cannot run); for
 on-device tokenization use `SentencePieceTokenizer` with a unigram model.
 """
 
-import json
-import os
+import re
 
 import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from kerasnlp_lite.tokenizers._byte_level import (  # noqa: F401 (bytes_to_unicode, split_words: public here)
+    read_merges,
+    read_vocabulary,
+    bytes_to_unicode,
+    split_words,
+)
 from kerasnlp_lite.tokenizers.tokenizer import Tokenizer, check_valid_utf8, to_string_tensor
 
-# Unicode White_Space, which is what `\s` means to the `tokenizers` package's
-# regex engine (Oniguruma). RE2's `\s` is ASCII only, so the class is spelled
-# out. Measured: exactly these code points split like whitespace there.
-_WHITESPACE = r"\t\n\x0B\f\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}"
-
-# Step 1 of `split_words`: every non-whitespace run, and every whitespace
-# character on its own.
-_PIECE_PATTERN = rf"[^{_WHITESPACE}]+|[{_WHITESPACE}]"
-
-# GPT-2's pattern with `\s+(?!\S)|\s+` replaced by `\s+`; exact on the
-# segments `split_words` feeds it (see there).
-_WORD_PATTERN = (
-    r"'s|'t|'re|'ve|'m|'ll|'d"
-    rf"| ?\p{{L}}+| ?\p{{N}}+| ?[^{_WHITESPACE}\p{{L}}\p{{N}}]+|[{_WHITESPACE}]+"
-)
+_UNKNOWN_MESSAGE = "ByteBPETokenizer: symbols not in the vocabulary and no `unknown_token` is set:"
 
 SPECIAL_TOKEN_ROLES = ("bos", "eos", "pad", "unk", "mask", "cls", "sep")
-
-
-def bytes_to_unicode():
-    """GPT-2's byte -> printable character table, as a list of 256 strings.
-
-    Printable Latin-1 bytes map to themselves; the other 68 (control
-    characters, space, soft hyphen, ...) map to U+0100 onwards in byte order,
-    so BPE symbols never contain whitespace (openai/gpt-2 `encoder.py`).
-    """
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-    printable += list(range(ord("®"), ord("ÿ") + 1))
-    table = [None] * 256
-    for byte in printable:
-        table[byte] = chr(byte)
-    shifted = 0
-    for byte in range(256):
-        if table[byte] is None:
-            table[byte] = chr(256 + shifted)
-            shifted += 1
-    return table
-
-
-def split_words(inputs):
-    """Splits a 1-D string tensor with GPT-2's regex; returns ragged [batch, words].
-
-    GPT-2's `\\s+(?!\\S)|\\s+` makes a whitespace run followed by a
-    non-space character give up its last character, which then starts the
-    next word (" world" keeps its space). No GPT-2 word crosses these cuts:
-    between a non-space and a space character, and before the last character
-    of a whitespace run that precedes a non-space character. So the text is
-    cut there into segments (whitespace runs without their last character;
-    an optional whitespace character plus a non-space run; a final whitespace
-    run), and inside a segment a whitespace run is either the whole segment
-    or one leading character, where plain `\\s+` matches what the lookahead
-    form would.
-    """
-    pieces = tf_text.regex_split(inputs, _PIECE_PATTERN, _PIECE_PATTERN)  # [B, P]
-    values = pieces.values
-    is_space = tf.strings.regex_full_match(values, f"[{_WHITESPACE}]")
-    rows = pieces.value_rowids()
-    row_starts = rows != tf.concat([[-1], rows[:-1]], axis=0)
-    row_ends = tf.concat([row_starts[1:], [True]], axis=0)
-    previous_space = tf.concat([[False], is_space[:-1]], axis=0) & ~row_starts
-    next_non_space = tf.concat([~is_space[1:], [False]], axis=0) & ~row_ends
-    # A segment starts at a row start, at a space after a non-space, and at
-    # the last space of a run that precedes a non-space.
-    starts = row_starts | (is_space & (~previous_space | next_non_space))
-    segment_ids = tf.cumsum(tf.cast(starts, tf.int64)) - 1
-    num_segments = tf.reduce_sum(tf.cast(starts, tf.int64))
-    segments = tf.strings.unsorted_segment_join(values, segment_ids, num_segments)
-    segments_per_row = tf.math.unsorted_segment_sum(tf.cast(starts, tf.int64), pieces.value_rowids(), pieces.nrows())
-    words = tf_text.regex_split(segments, _WORD_PATTERN, _WORD_PATTERN)  # [S, W]
-    words = tf.RaggedTensor.from_row_lengths(words, segments_per_row)  # [B, S, W]
-    return words.merge_dims(1, 2)
-
-
-def _read_vocabulary(vocabulary):
-    if isinstance(vocabulary, (str, os.PathLike)):
-        if not os.path.isfile(vocabulary):
-            raise ValueError(f"`vocabulary` file {str(vocabulary)!r} does not exist.")
-        with open(vocabulary, encoding="utf-8") as f:
-            vocabulary = json.load(f)
-    if not isinstance(vocabulary, dict):
-        raise TypeError(
-            f"`vocabulary` must be a dict token -> id or the path of a vocab.json, got {type(vocabulary).__name__}."
-        )
-    if not vocabulary:
-        raise ValueError("`vocabulary` is empty.")
-    for token, index in vocabulary.items():
-        if not isinstance(token, str) or isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"`vocabulary` must map strings to integer ids, got {token!r}: {index!r}.")
-    if sorted(vocabulary.values()) != list(range(len(vocabulary))):
-        raise ValueError(
-            f"`vocabulary` ids must be exactly 0..{len(vocabulary) - 1}, each once "
-            f"(got ids from {min(vocabulary.values())} to {max(vocabulary.values())})."
-        )
-    return {token: int(index) for token, index in vocabulary.items()}
-
-
-def _read_merges(merges):
-    if isinstance(merges, (str, os.PathLike)):
-        if not os.path.isfile(merges):
-            raise ValueError(f"`merges` file {str(merges)!r} does not exist.")
-        with open(merges, encoding="utf-8") as f:
-            merges = f.read().split("\n")
-    if not isinstance(merges, (list, tuple)):
-        raise TypeError(f"`merges` must be a list of 'a b' rules or the path of a merges.txt, got {type(merges).__name__}.")
-    rules = []
-    for line_number, rule in enumerate(merges):
-        if isinstance(rule, (list, tuple)) and len(rule) == 2:
-            rule = f"{rule[0]} {rule[1]}"
-        if not isinstance(rule, str):
-            raise TypeError(f"`merges`[{line_number}] must be a string 'a b', got {rule!r}.")
-        if line_number == 0 and rule.startswith("#version"):
-            continue
-        if rule.strip() == "":
-            continue  # blank lines (a trailing newline) carry no rule
-        parts = rule.split(" ")
-        if len(parts) != 2 or not all(parts):
-            raise ValueError(f"`merges`[{line_number}] must be two tokens separated by one space, got {rule!r}.")
-        rules.append(rule)
-    return rules
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -215,8 +104,8 @@ class ByteBPETokenizer(Tokenizer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        vocab = _read_vocabulary(vocabulary)
-        rules = _read_merges(merges)
+        vocab = read_vocabulary(vocabulary)
+        rules = read_merges(merges)
         for line_number, rule in enumerate(rules):
             left, right = rule.split(" ")
             for token in (left, right, left + right):
@@ -285,6 +174,9 @@ class ByteBPETokenizer(Tokenizer):
         # by a 64-bit fingerprint; a hit is accepted only if the symbols join
         # back to the word, so a collision costs a recomputation, not a wrong id.
         self._cache = tf.lookup.experimental.MutableHashTable(tf.int64, tf.string, "")
+        self._traced_tokenize = tf.function(
+            self._tokenize_batch, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False
+        )
 
     # --- vocabulary -------------------------------------------------------
     def get_vocabulary(self):
@@ -351,13 +243,14 @@ class ByteBPETokenizer(Tokenizer):
     def _words_to_ids(self, words):
         """Flat 1-D words -> ragged [words, ids]."""
         unique, index = tf.unique(words)
-        byte_values = tf.io.decode_raw(tf.strings.bytes_split(unique).values, tf.uint8)[:, 0]
+        byte_values = tf.reshape(tf.io.decode_raw(tf.strings.bytes_split(unique).values, tf.uint8), [-1])
         byte_chars = tf.RaggedTensor.from_row_lengths(
             tf.gather(self._byte_to_char, tf.cast(byte_values, tf.int32)), tf.cast(tf.strings.length(unique), tf.int64)
         )
         mapped = tf.strings.reduce_join(byte_chars, axis=1)
         keys = self._fingerprint(mapped)
         cached = self._cache.lookup(keys)
+        cached.set_shape([None])
         hit = tf.strings.regex_replace(cached, " ", "") == mapped
         hit = hit & (cached != "")
         miss = tf.where(~hit)[:, 0]
@@ -373,16 +266,10 @@ class ByteBPETokenizer(Tokenizer):
         unknown = ids.values < 0
         if self.unknown_token is not None:
             return ids.with_values(tf.where(unknown, self.vocabulary[self.unknown_token], ids.values))
-        if tf.executing_eagerly():
-            if bool(tf.reduce_any(unknown)):
-                missing = tf.boolean_mask(symbols.values, unknown).numpy()[:5]
-                raise ValueError(
-                    f"Symbols {[m.decode() for m in missing]} are not in the vocabulary and no "
-                    "`unknown_token` is set."
-                )
-            return ids
         check = tf.debugging.Assert(
-            ~tf.reduce_any(unknown), ["ByteBPETokenizer: a symbol is not in the vocabulary and no unknown_token is set"]
+            ~tf.reduce_any(unknown),
+            [_UNKNOWN_MESSAGE, tf.boolean_mask(symbols.values, unknown)],
+            summarize=5,
         )
         with tf.control_dependencies([check]):
             return ids.with_values(tf.identity(ids.values))
@@ -390,7 +277,7 @@ class ByteBPETokenizer(Tokenizer):
     def _tokenize_texts(self, texts):
         """1-D texts (no special tokens) -> ragged [batch, ids]."""
         if self.add_prefix_space:
-            needs = (tf.strings.length(texts) > 0) & ~tf.strings.regex_full_match(texts, " .*|")
+            needs = (tf.strings.length(texts) > 0) & (tf.strings.substr(texts, 0, 1) != " ")
             texts = tf.where(needs, tf.strings.join([" ", texts]), texts)
         words = split_words(texts)  # [B, W]
         ids = self._words_to_ids(words.values)  # [all words, ids]
@@ -399,18 +286,29 @@ class ByteBPETokenizer(Tokenizer):
     def tokenize(self, inputs):
         inputs = to_string_tensor(inputs)
         check_valid_utf8(inputs)
-        scalar = inputs.shape.rank == 0
         texts = tf.reshape(inputs, [-1])
+        if tf.executing_eagerly():
+            # Eager calls run the traced graph: the merge loop would
+            # otherwise run op by op in Python (about 10x slower).
+            try:
+                ids = self._traced_tokenize(texts)
+            except tf.errors.InvalidArgumentError as error:
+                lines = [line for line in str(error).splitlines() if _UNKNOWN_MESSAGE in line]
+                if not lines:
+                    raise
+                raise ValueError(lines[0].strip()) from None
+        else:
+            ids = self._tokenize_batch(texts)
+        return ids.values if inputs.shape.rank == 0 else ids
+
+    def _tokenize_batch(self, texts):
         if self.special_tokens_in_strings and self.special_tokens:
             ids = self._tokenize_with_special_tokens(texts)
         else:
             ids = self._tokenize_texts(texts)
-        ids = tf.cast(ids, tf.int32)
-        return ids.values if scalar else ids
+        return tf.cast(ids, tf.int32)
 
     def _tokenize_with_special_tokens(self, texts):
-        import re
-
         tokens = sorted(set(self.special_tokens.values()), key=len, reverse=True)  # longest match first
         pattern = "|".join(re.escape(t) for t in tokens)
         pieces = tf_text.regex_split(texts, pattern, pattern)  # [B, P]

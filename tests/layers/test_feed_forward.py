@@ -1,87 +1,130 @@
-import math
-
 import keras
 import numpy as np
 import pytest
 
-from kerasnlp_lite.layers import FeedForward, gelu, gelu_tanh, get_activation
+from kerasnlp_lite.layers import FeedForward, gelu, gelu_tanh
+from tests.layers.test_activations import gelu_exact_reference, gelu_tanh_reference
 from tests.test_case import assert_allclose, run_layer_test, run_tflite_parity_test
 
 rng = np.random.default_rng(0)
-X = np.linspace(-6, 6, 241).astype("float32")
 
 
-def _gelu_exact_reference(x):
-    return np.array([0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0))) for v in x.astype(np.float64)])
+def _x(*shape):
+    return rng.standard_normal(shape).astype("float32")
 
 
-def _gelu_tanh_reference(x):
-    x = x.astype(np.float64)
-    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
-
-
-def test_gelu_formulas():
-    assert_allclose(gelu(X), _gelu_exact_reference(X), atol=1e-6)
-    assert_allclose(gelu_tanh(X), _gelu_tanh_reference(X), atol=1e-6)
-    # The two differ (by up to ~5e-4 near |x| = 2), so the names matter.
-    assert np.max(np.abs(_gelu_exact_reference(X) - _gelu_tanh_reference(X))) > 1e-4
-
-
-@pytest.mark.parametrize("dtype,atol", [("float16", 2e-3), ("bfloat16", 3e-2)])
-def test_gelu_half_precision(dtype, atol):
-    x = keras.ops.cast(X, dtype)
-    for fn, reference in ((gelu, _gelu_exact_reference), (gelu_tanh, _gelu_tanh_reference)):
-        out = fn(x)
-        assert keras.backend.standardize_dtype(out.dtype) == dtype
-        expected = reference(keras.ops.convert_to_numpy(keras.ops.cast(x, "float32")))
-        assert_allclose(keras.ops.cast(out, "float32"), expected, atol=atol, rtol=1e-2)
-
-
-def test_activation_names_resolve_and_serialize():
-    assert get_activation("gelu") is gelu
-    assert get_activation("gelu_tanh") is gelu_tanh
-    assert get_activation("relu") is keras.activations.relu
-    with pytest.raises(ValueError, match="Unknown `activation` 'swishy'"):
-        get_activation("swishy")
-    with pytest.raises(ValueError, match="Unknown `activation`"):
-        FeedForward(8, activation="swishy")
-
-
-@pytest.mark.parametrize("activation", ["gelu", "gelu_tanh", "relu"])
-def test_feed_forward_basics(activation):
+@pytest.mark.parametrize(
+    "extra,num_weights,output_width",
+    [
+        ({"activation": "gelu", "dropout": 0.1}, 4, 8),
+        ({"activation": "gelu_tanh", "output_dim": 4}, 4, 4),
+        ({"activation": "relu", "use_bias": False}, 2, 8),
+    ],
+)
+def test_layer_basics(extra, num_weights, output_width):
     run_layer_test(
         FeedForward,
-        init_kwargs={"intermediate_dim": 32, "activation": activation, "dropout": 0.1},
-        input_data={"inputs": rng.standard_normal((2, 5, 8)).astype("float32")},
-        expected_output_shape=(2, 5, 8),
-        expected_num_trainable_weights=4,
+        init_kwargs={"intermediate_dim": 32, **extra},
+        input_data={"inputs": _x(2, 5, 8)},
+        expected_output_shape=(2, 5, output_width),
+        expected_output_dtype="float32",
+        expected_num_trainable_weights=num_weights,
     )
 
 
-def test_feed_forward_matches_numpy():
-    layer = FeedForward(16, activation="gelu_tanh", output_dim=4)
-    x = rng.standard_normal((2, 3, 8)).astype("float32")
+@pytest.mark.parametrize("activation,reference", [("gelu", gelu_exact_reference), ("gelu_tanh", gelu_tanh_reference)])
+def test_matches_numpy(activation, reference):
+    # FFN(x) = act(x W1 + b1) W2 + b2 (Vaswani et al. 3.3), with random biases so they count.
+    layer = FeedForward(16, activation=activation, output_dim=4, bias_initializer="random_normal")
+    x = _x(2, 3, 8) * 2.0
     out = layer(x)
     w1, b1 = layer.intermediate_dense.get_weights()
     w2, b2 = layer.output_dense.get_weights()
-    h = x @ w1 + b1
-    expected = _gelu_tanh_reference(h.reshape(-1)).reshape(h.shape) @ w2 + b2
+    assert w1.shape == (8, 16) and w2.shape == (16, 4)
+    expected = reference(x @ w1 + b1) @ w2 + b2
     assert_allclose(out, expected, atol=1e-5)
+    assert_allclose(layer(x[0]), expected[0], atol=1e-5)  # rank 2 works too
+
+
+def test_dropout_acts_on_the_intermediate_activations():
+    # With a second kernel of ones, every output unit is the sum of the (dropped) intermediate
+    # units: dropout before it gives equal columns; dropout after it would zero single columns.
+    layer = FeedForward(64, activation="relu", dropout=0.5, use_bias=False)
+    x = np.abs(_x(2, 3, 8))
+    layer(x)
+    layer.output_dense.kernel.assign(np.ones((64, 8), "float32"))
+    inference = np.asarray(layer(x))
+    trained = np.asarray(layer(x, training=True))
+    assert np.allclose(trained, trained[..., :1], rtol=1e-6)
+    assert not np.allclose(trained, inference)
+
+
+def test_initializers():
+    layer = FeedForward(
+        4,
+        kernel_initializer=keras.initializers.Constant(0.1),
+        output_kernel_initializer=keras.initializers.Constant(0.5),
+        bias_initializer=keras.initializers.Constant(0.2),
+    )
+    layer(_x(1, 2, 3))
+    assert np.all(layer.intermediate_dense.kernel.numpy() == np.float32(0.1))
+    assert np.all(layer.output_dense.kernel.numpy() == np.float32(0.5))
+    assert np.all(layer.output_dense.bias.numpy() == np.float32(0.2))
+    # The output kernel defaults to the first kernel's initializer.
+    default = FeedForward(4, kernel_initializer=keras.initializers.Constant(0.3))
+    default(_x(1, 2, 3))
+    assert np.all(default.output_dense.kernel.numpy() == np.float32(0.3))
+
+
+@pytest.mark.parametrize("activation", ["gelu_tanh", gelu_tanh, keras.activations.relu, None])
+def test_activation_stored_as_given_and_round_trips(activation):
+    layer = FeedForward(4, activation=activation)
+    assert layer.activation is activation
+    config = layer.get_config()
+    revived = FeedForward.from_config(config)
+    assert revived.get_config() == config
+    x = _x(1, 2, 3) * 3.0
+    expected = layer(x)
+    revived(x)
+    revived.set_weights(layer.get_weights())
+    assert_allclose(revived(x), expected, atol=0)
+
+
+def test_gelu_default_is_exact():
+    assert FeedForward(4).intermediate_dense.activation is gelu
 
 
 def test_bad_inputs():
     with pytest.raises(ValueError, match="`intermediate_dim` must be an integer >= 1"):
         FeedForward(0)
+    with pytest.raises(TypeError, match="`intermediate_dim` must be an integer"):
+        FeedForward(3.0)
+    with pytest.raises(ValueError, match="`output_dim` must be an integer >= 1"):
+        FeedForward(4, output_dim=-2)
     with pytest.raises(ValueError, match="`dropout` must be in"):
-        FeedForward(4, dropout=-0.1)
+        FeedForward(4, dropout=1.0)
+    with pytest.raises(ValueError, match="Unknown `activation` 'swishy'"):
+        FeedForward(4, activation="swishy")
     with pytest.raises(TypeError, match="`inputs` must have a floating dtype"):
         FeedForward(4)(np.zeros((2, 3, 8), "int32"))
+    with pytest.raises(ValueError, match=r"`inputs` must have shape \[batch, ..., hidden_dim\]"):
+        FeedForward(4)(np.zeros((8,), "float32"))
 
 
 @pytest.mark.slow
 @pytest.mark.tflite
-def test_feed_forward_tflite_parity_both_gelus():
+def test_tflite_parity_both_gelus():
+    # Inputs spread over [-6, 6]: there the two GELU forms differ by up to 5e-4, so parity at 1e-5
+    # also proves TFLite's GELU got the right `approximate` flag for each.
     inputs = keras.Input((5, 8), batch_size=1, name="inputs")
-    model = keras.Model(inputs, [FeedForward(16, activation="gelu")(inputs), FeedForward(16, activation="gelu_tanh")(inputs)])
-    _, op_names = run_tflite_parity_test(model, {"inputs": rng.standard_normal((1, 5, 8)).astype("float32")})
+    outputs = [
+        FeedForward(16, activation="gelu")(inputs),
+        FeedForward(16, activation="gelu_tanh", dropout=0.1)(inputs),
+        keras.layers.Activation(gelu)(inputs),
+        keras.layers.Activation(gelu_tanh)(inputs),
+    ]
+    model = keras.Model(inputs, outputs)
+    x = np.linspace(-6, 6, 40, dtype="float32").reshape(1, 5, 8)
+    _, op_names = run_tflite_parity_test(model, {"inputs": x})
     assert "GELU" in op_names
+    assert "TANH" not in op_names and "POW" not in op_names, op_names  # no hand-expanded formula

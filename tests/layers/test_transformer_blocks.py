@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from kerasnlp_lite.layers import TransformerDecoderBlock, TransformerEncoderBlock
+from tests.reference_weights import copy_keras_hub_encoder_block
 from tests.test_case import assert_allclose, run_layer_test, run_tflite_parity_test
 
 rng = np.random.default_rng(0)
@@ -58,24 +59,6 @@ def test_gpt_block_basics():
     )
 
 
-def _copy_block_weights(ours, theirs, cross=False):
-    """Copies a KerasHub TransformerEncoder/Decoder's weights into our block."""
-    pairs = [
-        (ours.self_attention, theirs._self_attention_layer),
-        (ours.self_attention_norm, theirs._self_attention_layer_norm),
-        (ours.feed_forward.intermediate_dense, theirs._feedforward_intermediate_dense),
-        (ours.feed_forward.output_dense, theirs._feedforward_output_dense),
-        (ours.feed_forward_norm, theirs._feedforward_layer_norm),
-    ]
-    if cross:
-        pairs += [
-            (ours.cross_attention_layer, theirs._cross_attention_layer),
-            (ours.cross_attention_norm, theirs._cross_attention_layer_norm),
-        ]
-    for mine, reference in pairs:
-        mine.set_weights(reference.get_weights())
-
-
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_encoder_block_matches_keras_hub(norm_first):
     x, padding = _x(), _padding()
@@ -87,7 +70,7 @@ def test_encoder_block_matches_keras_hub(norm_first):
         num_heads=2, intermediate_dim=32, activation="gelu", layer_norm_epsilon=1e-5, norm_first=norm_first
     )
     block(x, padding_mask=padding)
-    _copy_block_weights(block, reference)
+    copy_keras_hub_encoder_block(block, reference)
     actual = block(x, padding_mask=padding)
     # Padding rows are compared too: both libraries attend from them to the real keys.
     assert_allclose(actual, expected, atol=1e-5)
@@ -106,7 +89,7 @@ def test_decoder_block_matches_keras_hub(norm_first):
         num_heads=2, intermediate_dim=32, activation="relu", layer_norm_epsilon=1e-5, norm_first=norm_first
     )
     block(decoder, encoder, **kwargs)
-    _copy_block_weights(block, reference, cross=True)
+    copy_keras_hub_encoder_block(block, reference, cross=True)
     actual = block(decoder, encoder, **kwargs)
     # Real query rows only: KerasHub also masks padded *query* rows of the
     # decoder, which then average uniformly; the real rows must agree.

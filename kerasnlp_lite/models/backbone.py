@@ -1,0 +1,48 @@
+"""The base class of all backbones: a functional `keras.Model` with presets and a flat config."""
+
+import copy
+
+import keras
+
+
+class Backbone(keras.Model):
+    """A functional model built in `__init__` from named arguments.
+
+    Subclasses build their layers and graph, call `super().__init__(inputs,
+    outputs, ...)`, and keep every constructor argument as an attribute and
+    in `get_config()`, so `from_config(get_config())` rebuilds the same
+    architecture and `.keras` files load in safe mode.
+
+    `PRESETS` maps a preset name to constructor arguments: local dicts, no
+    download. `from_preset(name, **overrides)` builds one (random weights).
+    """
+
+    PRESETS = {}
+
+    def __init__(self, *args, dtype=None, **kwargs):
+        super().__init__(*args, dtype=dtype, **kwargs)
+
+    @classmethod
+    def presets(cls):
+        """Names of the presets of this class."""
+        return sorted(cls.PRESETS)
+
+    @classmethod
+    def from_preset(cls, preset, **overrides):
+        """Builds the named preset (random weights); keyword arguments override it."""
+        if preset not in cls.PRESETS:
+            raise ValueError(f"Unknown preset {preset!r} for {cls.__name__}; available: {cls.presets()}.")
+        kwargs = copy.deepcopy(cls.PRESETS[preset])
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    def get_config(self):
+        # Only the constructor arguments: the graph is rebuilt by __init__.
+        return {"name": self.name, "trainable": self.trainable, "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(**config)

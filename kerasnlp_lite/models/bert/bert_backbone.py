@@ -1,0 +1,142 @@
+"""BERT (Devlin et al. 2019, https://arxiv.org/abs/1810.04805)."""
+
+import keras
+from keras import ops
+
+from kerasnlp_lite.layers import TextEmbedding, TransformerEncoderBlock
+from kerasnlp_lite.models.backbone import Backbone
+from kerasnlp_lite.models.bert.bert_presets import BERT_PRESETS
+
+
+def bert_initializer():
+    # BERT initialises every weight matrix with a truncated normal, std 0.02.
+    return keras.initializers.TruncatedNormal(stddev=0.02)
+
+
+@keras.saving.register_keras_serializable(package="kerasnlp_lite")
+class BertBackbone(Backbone):
+    """BERT encoder: token + segment + learned position embeddings, post-LN blocks.
+
+    Inputs (int32, `[B, T]`): `token_ids`, `segment_ids` (0 for sentence A,
+    1 for B), `padding_mask` (1 at real tokens). Outputs, a dict:
+    `sequence_output` `[B, T, H]` and `pooled_output` `[B, H]` (the [CLS]
+    vector through dense + tanh, the input of BERT's NSP/classification).
+
+    Args:
+        vocabulary_size: WordPiece vocabulary size (30522 for English BERT).
+        num_layers: encoder blocks L.
+        num_heads: attention heads A.
+        hidden_dim: H.
+        intermediate_dim: feed-forward width (4H).
+        max_sequence_length: positions of the learned position table.
+        num_segments: segment (token type) vocabulary.
+        dropout: dropout rate everywhere (0.1 in BERT).
+        activation: feed-forward activation ("gelu", exact, as BERT).
+        layer_norm_epsilon: 1e-12 as BERT.
+        dtype: a dtype policy name, e.g. "mixed_bfloat16".
+
+    Example:
+    >>> backbone = BertBackbone.from_preset("bert_tiny")
+    >>> outputs = backbone({"token_ids": ids, "segment_ids": segments, "padding_mask": mask})
+    """
+
+    PRESETS = BERT_PRESETS
+
+    def __init__(
+        self,
+        vocabulary_size,
+        num_layers,
+        num_heads,
+        hidden_dim,
+        intermediate_dim,
+        max_sequence_length=512,
+        num_segments=2,
+        dropout=0.1,
+        activation="gelu",
+        layer_norm_epsilon=1e-12,
+        dtype=None,
+        **kwargs,
+    ):
+        # === Layers ===
+        embedding = TextEmbedding(
+            vocabulary_size=vocabulary_size,
+            hidden_dim=hidden_dim,
+            max_sequence_length=max_sequence_length,
+            num_segments=num_segments,
+            use_layer_norm=True,
+            layer_norm_epsilon=layer_norm_epsilon,
+            dropout=dropout,
+            embeddings_initializer=bert_initializer(),
+            dtype=dtype,
+            name="embeddings",
+        )
+        blocks = [
+            TransformerEncoderBlock(
+                num_heads=num_heads,
+                intermediate_dim=intermediate_dim,
+                dropout=dropout,
+                activation=activation,
+                layer_norm_epsilon=layer_norm_epsilon,
+                kernel_initializer=bert_initializer(),
+                dtype=dtype,
+                name=f"encoder_block_{i}",
+            )
+            for i in range(num_layers)
+        ]
+        pooler = keras.layers.Dense(
+            hidden_dim, activation="tanh", kernel_initializer=bert_initializer(), dtype=dtype, name="pooler"
+        )
+
+        # === Functional model ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
+        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        x = embedding(token_ids, segment_ids=segment_ids)
+        for block in blocks:
+            x = block(x, padding_mask=padding_mask)
+        # [B, T, H] -> [B, H]: the [CLS] position.
+        cls_vector = ops.take(x, 0, axis=1)
+        super().__init__(
+            inputs={"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
+            outputs={"sequence_output": x, "pooled_output": pooler(cls_vector)},
+            dtype=dtype,
+            **kwargs,
+        )
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.max_sequence_length = max_sequence_length
+        self.num_segments = num_segments
+        self.dropout = dropout
+        self.activation = activation
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.embedding = embedding
+        self.encoder_blocks = blocks
+        self.pooler = pooler
+
+    @property
+    def token_embedding(self):
+        """The token table (tied to the masked-LM output layer)."""
+        return self.embedding.token_embedding
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "num_layers": self.num_layers,
+                "num_heads": self.num_heads,
+                "hidden_dim": self.hidden_dim,
+                "intermediate_dim": self.intermediate_dim,
+                "max_sequence_length": self.max_sequence_length,
+                "num_segments": self.num_segments,
+                "dropout": self.dropout,
+                "activation": self.activation,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+            }
+        )
+        return config

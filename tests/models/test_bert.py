@@ -1,0 +1,72 @@
+import keras
+import keras_hub
+import numpy as np
+import pytest
+
+from kerasnlp_lite.models import BertBackbone
+from tests.reference_weights import copy_keras_hub_bert
+from tests.test_case import assert_allclose
+
+rng = np.random.default_rng(0)
+TINY = dict(vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=12)
+
+
+def _inputs(batch=2, length=10, real=(10, 6)):
+    mask = np.zeros((batch, length), "int32")
+    for i, n in enumerate(real):
+        mask[i, :n] = 1
+    return {
+        "token_ids": rng.integers(0, 50, (batch, length)).astype("int32") * mask,
+        "segment_ids": (np.arange(length)[None] >= length // 2).astype("int32").repeat(batch, 0) * mask,
+        "padding_mask": mask,
+    }
+
+
+def test_outputs_config_and_keras_round_trip(tmp_path):
+    backbone = BertBackbone(**TINY)
+    data = _inputs()
+    outputs = backbone(data)
+    assert set(outputs) == {"sequence_output", "pooled_output"}
+    assert outputs["sequence_output"].shape == (2, 10, 16) and outputs["pooled_output"].shape == (2, 16)
+    rebuilt = BertBackbone.from_config(backbone.get_config())
+    assert rebuilt.get_config() == backbone.get_config()
+    path = str(tmp_path / "bert.keras")
+    backbone.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert isinstance(loaded, BertBackbone)
+    for key in outputs:
+        np.testing.assert_array_equal(np.asarray(loaded(data)[key]), np.asarray(outputs[key]))
+
+
+def test_matches_keras_hub_bert_backbone():
+    ours = BertBackbone(**TINY, dropout=0.0)
+    theirs = keras_hub.models.BertBackbone(
+        vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=12,
+        dropout=0.0,
+    )
+    copy_keras_hub_bert(ours, theirs)
+    data = _inputs()
+    expected, actual = theirs(data), ours(data)
+    assert_allclose(actual["pooled_output"], expected["pooled_output"], atol=1e-5)
+    for b, n in enumerate((10, 6)):  # real positions (KerasHub also masks nothing else)
+        assert_allclose(
+            np.asarray(actual["sequence_output"])[b, :n], np.asarray(expected["sequence_output"])[b, :n], atol=1e-5
+        )
+
+
+def test_mixed_precision_runs_and_stays_close():
+    data = _inputs()
+    reference = BertBackbone(**TINY)
+    mixed = BertBackbone(**TINY, dtype="mixed_bfloat16")
+    mixed.set_weights(reference.get_weights())
+    out, ref = mixed(data), reference(data)
+    assert keras.backend.standardize_dtype(out["sequence_output"].dtype) == "bfloat16"
+    assert all(w.dtype == "float32" for w in mixed.weights)
+    assert_allclose(keras.ops.cast(out["pooled_output"], "float32"), ref["pooled_output"], atol=0.1)
+
+
+def test_bad_preset_and_arguments():
+    with pytest.raises(ValueError, match="Unknown preset 'bert_huge'"):
+        BertBackbone.from_preset("bert_huge")
+    with pytest.raises(ValueError, match="divisible by `num_heads`"):
+        BertBackbone(**dict(TINY, num_heads=3))
