@@ -3,8 +3,15 @@
 Hendrycks and Gimpel (2016), https://arxiv.org/abs/1606.08415:
   exact:  0.5 x (1 + erf(x / sqrt(2)))                      (BERT, GPT-1 fine-tuned code uses it)
   tanh:   0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))   (GPT-2's `gelu_new`)
-Both lower to TFLite's builtin GELU op (its `approximate` flag selects the form); a hand-written
-formula would lower to several elementwise ops instead.
+Both lower to TFLite's builtin GELU op (its `approximate` flag selects the form): the converter
+fuses the `tf.nn.gelu` subgraph, which a hand-written formula would not match.
+
+TFLite caveat (measured, TF 2.20): the fusion needs the subgraph's `0.5 * x` to have no other
+user. If the model also computes `x * 0.5` of the same tensor (or both GELU forms of it), the
+converter shares that product and does not fuse: the tanh form then lowers to MUL/ADD/POW/TANH
+(still builtins), but the exact form leaves `Erfc`, which has no builtin kernel, and conversion
+fails. Inside FeedForward the GELU input is a Dense output used only by the GELU, so this cannot
+happen there.
 
 Our layers take `activation` as a name or callable, store it as given (so `get_config` round-trips)
 and resolve it with `get_activation`: our names first, then Keras' (`keras.activations.get`).

@@ -4,3 +4,14 @@ from kerasnlp_lite.models.backbone import Backbone
 from kerasnlp_lite.models.bert.bert_backbone import BertBackbone
 
 AVAILABLE_MODELS = ["BertBackbone"]
+from kerasnlp_lite.models.encoder_tasks import (
+    AlbertPretrainer,
+    BertPretrainer,
+    RobertaPretrainer,
+    TextClassifier,
+    TextEmbedder,
+    TokenClassifier,
+)
+from kerasnlp_lite.models.task import Task, freeze
+
+AVAILABLE_MODELS += ["BertPretrainer", "AlbertPretrainer", "RobertaPretrainer", "TextClassifier", "TokenClassifier", "TextEmbedder"]

@@ -5,6 +5,21 @@ import copy
 import keras
 
 
+def check_input_keys(model, inputs):
+    """Keras maps a dict with extra keys onto inputs by sorted position, silently: refuse it."""
+    if isinstance(inputs, dict) and isinstance(model.input, dict):
+        unknown = sorted(set(inputs) - set(model.input))
+        missing = sorted(set(model.input) - set(inputs))
+        if unknown or missing:
+            raise ValueError(
+                f"{type(model).__name__} takes inputs {sorted(model.input)}; "
+                + (f"unknown: {unknown}" if unknown else "")
+                + ("; " if unknown and missing else "")
+                + (f"missing: {missing}" if missing else "")
+                + "."
+            )
+
+
 class Backbone(keras.Model):
     """A functional model built in `__init__` from named arguments.
 
@@ -21,6 +36,10 @@ class Backbone(keras.Model):
 
     def __init__(self, *args, dtype=None, **kwargs):
         super().__init__(*args, dtype=dtype, **kwargs)
+
+    def call(self, inputs, training=None, mask=None):
+        check_input_keys(self, inputs)
+        return super().call(inputs, training=training, mask=mask)
 
     @classmethod
     def presets(cls):

@@ -1,0 +1,108 @@
+"""Tasks: a backbone plus a head, as one functional model, optionally carrying its preprocessor."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasnlp_lite.models.backbone import check_input_keys
+
+
+class Task(keras.Model):
+    """Base of task models (`BertPretrainer`, `TextClassifier`, ...).
+
+    A task is a functional model over its backbone's inputs (plus any extra
+    inputs its head needs). With a `preprocessor` (a callable layer turning a
+    batch of strings into the backbone's input dict, e.g. a
+    `TextPreprocessor` holding a tokenizer and a packer), `predict` also takes
+    raw strings: `classifier.predict(["some text"])`.
+    """
+
+    def __init__(self, *args, backbone=None, preprocessor=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+
+    def call(self, inputs, training=None, mask=None):
+        check_input_keys(self, inputs)
+        return super().call(inputs, training=training, mask=mask)
+
+    def predict(self, x, batch_size=32, **kwargs):
+        if _is_text(x):
+            if self.preprocessor is None:
+                raise ValueError(
+                    f"{type(self).__name__} got strings but has no `preprocessor`; pass one when building the task "
+                    "or call it on token ids."
+                )
+            texts = tf.constant(np.asarray(x, dtype=object).astype(str).tolist() if not isinstance(x, str) else [x])
+            dataset = tf.data.Dataset.from_tensor_slices(texts).batch(batch_size).map(self.preprocessor)
+            return super().predict(dataset, **kwargs)
+        return super().predict(x, batch_size=batch_size, **kwargs)
+
+    def task_config(self):
+        """Arguments of the subclass's constructor other than the backbone and preprocessor."""
+        return {}
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable}
+        config["backbone"] = keras.saving.serialize_keras_object(self.backbone)
+        config["preprocessor"] = (
+            keras.saving.serialize_keras_object(self.preprocessor) if self.preprocessor is not None else None
+        )
+        config.update(self.task_config())
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        if config.get("preprocessor") is not None:
+            config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
+        return cls(**config)
+
+
+def _is_text(x):
+    if isinstance(x, str):
+        return True
+    if isinstance(x, (list, tuple)) and x and all(isinstance(item, (str, bytes)) for item in x):
+        return True
+    if isinstance(x, np.ndarray) and x.dtype.kind in "USO":
+        return True
+    return isinstance(x, tf.Tensor) and x.dtype == tf.string
+
+
+def freeze(model, up_to=None):
+    """Freezes a task's backbone, wholly or up to a layer, for feature-based transfer.
+
+    Devlin et al. (2019, section 5.3) compare fine-tuning everything with the
+    "feature-based" mode, where the pretrained encoder stays fixed. Call
+    `compile` again afterwards (Keras reads `trainable` at compile time).
+
+    Args:
+        model: a `Task` (or a `Backbone`).
+        up_to: None freezes the whole backbone; an int k freezes the
+            embeddings and the first k encoder blocks; a string freezes the
+            backbone's layers up to and including the layer of that name.
+
+    Returns:
+        The names of the frozen layers.
+    """
+    backbone = model.backbone if isinstance(model, Task) else model
+    layers = [layer for layer in backbone.layers if layer.weights]
+    if up_to is None:
+        chosen = layers
+    elif isinstance(up_to, bool) or not isinstance(up_to, (int, str)):
+        raise TypeError(f"`up_to` must be None, an int or a layer name, got {up_to!r}.")
+    elif isinstance(up_to, int):
+        blocks = list(getattr(backbone, "encoder_blocks", []))
+        if not 0 <= up_to <= len(blocks):
+            raise ValueError(f"`up_to` must be in [0, {len(blocks)}] (the number of encoder blocks), got {up_to}.")
+        frozen_blocks = {id(block) for block in blocks[:up_to]}
+        chosen = [backbone.embedding] + [layer for layer in layers if id(layer) in frozen_blocks]
+    else:
+        names = [layer.name for layer in layers]
+        if up_to not in names:
+            raise ValueError(f"`up_to`={up_to!r} is not a layer with weights of the backbone; layers: {names}.")
+        chosen = layers[: names.index(up_to) + 1]
+    for layer in chosen:
+        layer.trainable = False
+    return [layer.name for layer in chosen]
