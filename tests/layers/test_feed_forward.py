@@ -116,17 +116,18 @@ def test_bad_inputs():
 def test_tflite_parity_both_gelus():
     # Inputs spread over [-6, 6]: there the two GELU forms differ by up to 5e-4, so parity at 1e-5
     # also proves TFLite's GELU got the right `approximate` flag for each. (The two bare activations
-    # take different tensors: on the same one, the converter shares their `0.5 * x` and can no
-    # longer fuse the exact form; see activations.py.)
+    # take different inputs: on the same tensor, the converter shares their `0.5 * x` and fuses
+    # neither; see activations.py.)
     inputs = keras.Input((5, 8), batch_size=1, name="inputs")
+    other = keras.Input((5, 8), batch_size=1, name="other")
     outputs = [
         FeedForward(16, activation="gelu")(inputs),
         FeedForward(16, activation="gelu_tanh", dropout=0.1)(inputs),
         keras.layers.Activation(gelu)(inputs),
-        keras.layers.Activation(gelu_tanh)(keras.ops.negative(inputs)),
+        keras.layers.Activation(gelu_tanh)(other),
     ]
-    model = keras.Model(inputs, outputs)
+    model = keras.Model({"inputs": inputs, "other": other}, outputs)
     x = np.linspace(-6, 6, 40, dtype="float32").reshape(1, 5, 8)
-    _, op_names = run_tflite_parity_test(model, {"inputs": x})
+    _, op_names = run_tflite_parity_test(model, {"inputs": x, "other": x[..., ::-1].copy()})
     assert "GELU" in op_names
     assert "TANH" not in op_names and "POW" not in op_names, op_names  # no hand-expanded formula
