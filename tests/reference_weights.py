@@ -32,3 +32,62 @@ def copy_keras_hub_bert(ours, theirs):
     for i, block in enumerate(ours.encoder_blocks):
         copy_keras_hub_encoder_block(block, theirs.get_layer(f"transformer_layer_{i}"))
     ours.pooler.set_weights(theirs.pooled_dense.get_weights())
+
+
+def copy_model_garden_bert(ours, theirs):
+    """official.nlp.modeling.networks.BertEncoderV2 (tf_keras) -> kerasnlp_lite BertBackbone."""
+    values = {w.name.split("/", 1)[1].rsplit(":", 1)[0]: w.numpy() for w in theirs.weights}
+    embedding = ours.embedding
+    embedding.token_embedding.embeddings.assign(values["word_embeddings/embeddings"])
+    embedding.position_embedding.embeddings.assign(values["position_embedding/embeddings"])
+    embedding.segment_embedding.embeddings.assign(values["type_embeddings/embeddings"])
+    embedding.layer_norm.set_weights([values["embeddings/layer_norm/gamma"], values["embeddings/layer_norm/beta"]])
+    for i, block in enumerate(ours.encoder_blocks):
+        p = f"transformer/layer_{i}/"
+        attention = block.self_attention
+        for ours_name, theirs_name in (("query", "query"), ("key", "key"), ("value", "value"), ("output", "attention_output")):
+            getattr(attention, f"{ours_name}_kernel").assign(values[f"{p}self_attention/{theirs_name}/kernel"])
+            getattr(attention, f"{ours_name}_bias").assign(values[f"{p}self_attention/{theirs_name}/bias"])
+        block.self_attention_norm.set_weights(
+            [values[f"{p}self_attention_layer_norm/gamma"], values[f"{p}self_attention_layer_norm/beta"]]
+        )
+        block.feed_forward.intermediate_dense.set_weights([values[f"{p}intermediate/kernel"], values[f"{p}intermediate/bias"]])
+        block.feed_forward.output_dense.set_weights([values[f"{p}output/kernel"], values[f"{p}output/bias"]])
+        block.feed_forward_norm.set_weights([values[f"{p}output_layer_norm/gamma"], values[f"{p}output_layer_norm/beta"]])
+    ours.pooler.set_weights([values["pooler_transform/kernel"], values["pooler_transform/bias"]])
+
+
+def copy_keras_hub_albert(ours, theirs):
+    """keras_hub.models.AlbertBackbone -> kerasnlp_lite AlbertBackbone (same groups and inner repetitions)."""
+    embedding = ours.embedding
+    embedding.token_embedding.token_embedding.set_weights(theirs.token_embedding.get_weights())
+    embedding.token_embedding.projection.set_weights(theirs.embeddings_projection.get_weights())
+    embedding.segment_embedding.set_weights(theirs.segment_embedding.get_weights())
+    embedding.position_embedding.set_weights(theirs.position_embedding.get_weights())
+    embedding.layer_norm.set_weights(theirs.embeddings_layer_norm.get_weights())
+    # Ours are flat and group-major; KerasHub's are nested [group][inner].
+    theirs_blocks = [block for group in theirs.transformer_layers for block in group]
+    assert len(theirs_blocks) == len(ours.encoder_blocks)
+    for block, reference in zip(ours.encoder_blocks, theirs_blocks):
+        copy_keras_hub_encoder_block(block, reference)
+    ours.pooler.set_weights(theirs.pooled_dense.get_weights())
+
+
+def copy_keras_hub_roberta(ours, theirs):
+    """keras_hub.models.RobertaBackbone -> kerasnlp_lite RobertaBackbone.
+
+    KerasHub's position table has `max_sequence_length` rows read from 0; ours
+    has `padding_id + 1` more, read from `padding_id + 1` (fairseq's offset):
+    their row t goes to our row padding_id + 1 + t. Our reserved rows keep
+    their own values (only padded tokens could ever read them).
+    """
+    embedding = ours.embedding
+    embedding.token_embedding.set_weights(theirs.embeddings.token_embedding.get_weights())
+    (their_positions,) = theirs.embeddings.position_embedding.get_weights()
+    (positions,) = embedding.position_embedding.get_weights()
+    offset = ours.padding_id + 1
+    positions[offset : offset + len(their_positions)] = their_positions
+    embedding.position_embedding.set_weights([positions])
+    embedding.layer_norm.set_weights(theirs.embeddings_layer_norm.get_weights())
+    for i, block in enumerate(ours.encoder_blocks):
+        copy_keras_hub_encoder_block(block, theirs.get_layer(f"transformer_layer_{i}"))

@@ -59,6 +59,8 @@ class RelativePositionEmbedding(keras.layers.Layer):
 
     def call(self, query, key_length=None, query_offset=0):
         check_rank(query, 4, "query", "[batch, num_heads, query_length, head_dim]")
+        if isinstance(query_offset, float):
+            raise TypeError(f"`query_offset` must be an integer, got float {query_offset}.")
         if isinstance(query_offset, int) and query_offset < 0:
             raise ValueError(f"`query_offset` must be >= 0, got {query_offset}.")
         query_length = ops.shape(query)[2]

@@ -30,6 +30,11 @@ class RotaryEmbedding(keras.layers.Layer):
         super().__init__(**kwargs)
         if not isinstance(max_wavelength, (int, float)) or max_wavelength <= 1:
             raise ValueError(f"`max_wavelength` must be a number > 1, got {max_wavelength!r}.")
+        for name, axis in (("sequence_axis", sequence_axis), ("feature_axis", feature_axis)):
+            if isinstance(axis, bool) or not isinstance(axis, int):
+                raise TypeError(f"`{name}` must be an int (an axis of `inputs`), got {axis!r}.")
+        if sequence_axis == feature_axis:
+            raise ValueError(f"`sequence_axis` and `feature_axis` must differ, both are {sequence_axis}.")
         self.max_wavelength = max_wavelength
         self.sequence_axis = sequence_axis
         self.feature_axis = feature_axis
@@ -37,14 +42,30 @@ class RotaryEmbedding(keras.layers.Layer):
 
     def call(self, inputs, start_index=0):
         check_float_dtype(inputs, "inputs")
+        if isinstance(start_index, float):
+            raise TypeError(f"`start_index` must be an integer, got float {start_index}.")
         if isinstance(start_index, int) and start_index < 0:
             raise ValueError(f"`start_index` must be >= 0, got {start_index}.")
         rank = len(inputs.shape)
+        for name, axis in (("sequence_axis", self.sequence_axis), ("feature_axis", self.feature_axis)):
+            # Without this a too-small rank would silently wrap the axis (axis % rank).
+            if not -rank <= axis < rank:
+                raise ValueError(
+                    f"`inputs` must have an axis `{name}`={axis}, got shape {tuple(inputs.shape)} (rank {rank})."
+                )
         seq_axis = self.sequence_axis % rank
         feat_axis = self.feature_axis % rank
+        if seq_axis == feat_axis:
+            raise ValueError(
+                f"`sequence_axis`={self.sequence_axis} and `feature_axis`={self.feature_axis} name the same "
+                f"axis of `inputs` with rank {rank}."
+            )
         dim = inputs.shape[feat_axis]
         if dim is None or dim % 2:
-            raise ValueError(f"The feature axis of `inputs` must have an even static size, got {dim}.")
+            raise ValueError(
+                f"The feature axis ({self.feature_axis}) of `inputs` must have an even static size "
+                f"(features are rotated in pairs), got shape {tuple(inputs.shape)}."
+            )
         length = ops.shape(inputs)[seq_axis]
         positions = ops.arange(length, dtype="float32") + ops.cast(start_index, "float32")
         exponents = ops.arange(0, dim, 2, dtype="float32") / dim

@@ -40,6 +40,8 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
         if isinstance(start_index, int) and start_index < 0:
             raise ValueError(f"`start_index` must be >= 0, got {start_index}.")
         dim = inputs.shape[-1]
+        if dim is None:
+            raise ValueError("`inputs` must have a static last dimension (hidden_dim), got None.")
         length = ops.shape(inputs)[1]
         positions = ops.arange(length, dtype="float32") + ops.cast(start_index, "float32")
         half = (dim + 1) // 2

@@ -15,3 +15,7 @@ from kerasnlp_lite.models.encoder_tasks import (
 from kerasnlp_lite.models.task import Task, freeze
 
 AVAILABLE_MODELS += ["BertPretrainer", "AlbertPretrainer", "RobertaPretrainer", "TextClassifier", "TokenClassifier", "TextEmbedder"]
+from kerasnlp_lite.models.albert.albert_backbone import AlbertBackbone
+from kerasnlp_lite.models.roberta.roberta_backbone import RobertaBackbone
+
+AVAILABLE_MODELS += ["AlbertBackbone", "RobertaBackbone"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kerasnlp_lite.models import BertBackbone
-from tests.reference_weights import copy_keras_hub_bert
+from tests.reference_weights import copy_keras_hub_bert, copy_model_garden_bert
 from tests.test_case import assert_allclose
 
 rng = np.random.default_rng(0)
@@ -51,6 +51,28 @@ def test_matches_keras_hub_bert_backbone():
     for b, n in enumerate((10, 6)):  # real positions (KerasHub also masks nothing else)
         assert_allclose(
             np.asarray(actual["sequence_output"])[b, :n], np.asarray(expected["sequence_output"])[b, :n], atol=1e-5
+        )
+
+
+def test_matches_model_garden_bert_encoder_v2():
+    from official.nlp.modeling.networks import BertEncoderV2
+
+    theirs = BertEncoderV2(
+        vocab_size=50, hidden_size=16, num_layers=2, num_attention_heads=2, max_sequence_length=12,
+        type_vocab_size=2, inner_dim=32, output_dropout=0.0, attention_dropout=0.0,
+    )
+    data = _inputs()
+    expected = theirs(
+        {"input_word_ids": data["token_ids"], "input_mask": data["padding_mask"], "input_type_ids": data["segment_ids"]}
+    )
+    # Model Garden's default inner activation is the tanh-approximate GELU.
+    ours = BertBackbone(**TINY, dropout=0.0, activation="gelu_tanh")
+    copy_model_garden_bert(ours, theirs)
+    actual = ours(data)
+    assert_allclose(actual["pooled_output"], expected["pooled_output"].numpy(), atol=1e-5)
+    for b, n in enumerate((10, 6)):
+        assert_allclose(
+            np.asarray(actual["sequence_output"])[b, :n], expected["sequence_output"].numpy()[b, :n], atol=1e-5
         )
 
 
