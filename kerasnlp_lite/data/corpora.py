@@ -90,7 +90,7 @@ def _import(name):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return importlib.import_module(name)
-    except BaseException:  # ImportError, OSError, a platform's SystemExit...: leave the module out
+    except (Exception, SystemExit):  # ImportError, OSError, another platform's module...: leave it out
         return None
 
 
@@ -121,19 +121,30 @@ def iter_stdlib_modules():
             pending[:0] = children
 
 
+def _defined_here(obj, name):
+    """True if `obj` belongs to module `name` (or to its private C/Python twin, e.g. `_io` for `io`)."""
+    owner = getattr(obj, "__module__", None)
+    return isinstance(owner, str) and (owner == name or owner.split(".")[-1].startswith("_"))
+
+
 def _members(module, name):
-    """Docstring owners defined in `module`: public classes, functions and their methods, by name."""
+    """Docstring owners of `module`: its public classes and functions, then each class's methods, by name.
+
+    Dunder methods are read too (their docstrings often say what the object
+    does); the generic docstrings of C slot wrappers repeat, and `_build`
+    keeps each distinct docstring once.
+    """
     owners = []
     for attr in sorted(vars(module)):
         if attr.startswith("_"):
             continue
         obj = vars(module)[attr]
-        if not (inspect.isclass(obj) or inspect.isroutine(obj)) or getattr(obj, "__module__", None) != name:
+        if not (inspect.isclass(obj) or inspect.isroutine(obj)) or not _defined_here(obj, name):
             continue
         owners.append(obj)
         if inspect.isclass(obj):
             for method_name in sorted(vars(obj)):
-                if method_name.startswith("_"):
+                if method_name.startswith("_") and not method_name.endswith("__"):
                     continue
                 method = vars(obj)[method_name]
                 if isinstance(method, (staticmethod, classmethod)):
@@ -247,6 +258,12 @@ def docstring_sentences(docstring, min_sentence_words=3):
 
 @functools.lru_cache(maxsize=8)
 def _build(min_sentence_words, granularity):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecated modules warn when imported or read
+        return _collect(min_sentence_words, granularity)
+
+
+def _collect(min_sentence_words, granularity):
     documents = []
     seen = set()  # the same docstring reached twice (aliases, re-exports) counts once
     for name, module in iter_stdlib_modules():

@@ -9,14 +9,19 @@ import math
 import keras
 from keras import ops
 
-from kerasnlp_lite.layers.masks import _as_bool_mask, _check_broadcastable
-from kerasnlp_lite.utils.validation import check_float_dtype, check_rank
+from kerasnlp_lite.layers.masks import _as_bool_mask, _check_broadcastable_to
+from kerasnlp_lite.utils.validation import check_float_dtype, check_rank, check_rate, dtype_name
 
-# A large *finite* negative for masked logits. -inf gives NaN for fully masked
-# rows and -1e9 overflows float16 and wrecks int8 activation ranges. Masked
-# weights are also multiplied by zero after the softmax, so this value never
-# leaks into the output.
+# Masked logits are set this far *below the row's smallest logit*: a finite
+# value, because -inf gives NaN for fully masked rows and -1e9 wrecks int8
+# activation ranges. Relative to the row minimum (not a fixed -1e4) so that a
+# row whose allowed logits are all very negative (a large negative `bias`)
+# still puts all its weight on them: exp(-1e4) is exactly 0 in float32.
+# Masked weights are also multiplied by zero after the softmax, so a fully
+# masked row gives zeros, not a uniform average over masked keys.
 MASK_VALUE = -1e4
+# Floor for the row minimum, so a -inf in `bias` cannot make masked logits -inf.
+_LOGIT_FLOOR = -1e30
 
 
 def scaled_dot_product_attention(
@@ -55,6 +60,13 @@ def scaled_dot_product_attention(
     for name, tensor in (("query", query), ("key", key), ("value", value)):
         check_rank(tensor, 4, name, "[batch, num_heads, length, head_dim]")
         check_float_dtype(tensor, name)
+    for name, tensor in (("key", key), ("value", value)):
+        # Mixed dtypes would silently upcast the output away from `query`'s.
+        if dtype_name(tensor) != dtype_name(query):
+            raise TypeError(
+                f"`{name}` must have the dtype of `query` ({dtype_name(query)}), got {dtype_name(tensor)}."
+            )
+    check_rate(dropout, "dropout")
     if query.shape[-1] is not None and key.shape[-1] is not None and query.shape[-1] != key.shape[-1]:
         raise ValueError(
             f"`query` and `key` must have the same head size, got {tuple(query.shape)} and {tuple(key.shape)}."
@@ -65,7 +77,10 @@ def scaled_dot_product_attention(
         )
     compute_dtype = query.dtype
     if scale is None:
-        scale = 1.0 / math.sqrt(query.shape[-1])
+        if query.shape[-1] is not None:
+            scale = 1.0 / math.sqrt(query.shape[-1])
+        else:  # head size only known at run time
+            scale = ops.rsqrt(ops.cast(ops.shape(query)[-1], "float32"))
     # Scale the queries before the matmul (as keras.layers.MultiHeadAttention
     # does) so float16 logits are less likely to overflow.
     query = ops.multiply(query, ops.cast(scale, compute_dtype))
@@ -74,12 +89,16 @@ def scaled_dot_product_attention(
     # much in the exponent sum.
     logits = ops.cast(logits, "float32")
     if bias is not None:
-        _check_broadcastable(bias.shape, logits.shape, "bias")
+        # One-way: a bias may broadcast up to the logits, never enlarge them.
+        _check_broadcastable_to(bias.shape, logits.shape, "bias")
         logits = logits + ops.cast(bias, "float32")
     mask = None
     if attention_mask is not None:
         mask = _expand_mask(_as_bool_mask(attention_mask, "attention_mask"), logits.shape)
-        logits = ops.where(mask, logits, ops.cast(MASK_VALUE, "float32"))
+        # [B, N, T, 1]; no gradient needed: softmax is shift invariant.
+        row_min = ops.stop_gradient(ops.min(logits, axis=-1, keepdims=True))
+        masked_value = ops.maximum(row_min, _LOGIT_FLOOR) + MASK_VALUE
+        logits = ops.where(mask, logits, masked_value)
     weights = ops.softmax(logits, axis=-1)
     if mask is not None:
         # Zero the masked weights: a fully masked row's uniform softmax
@@ -105,5 +124,7 @@ def _expand_mask(mask, logits_shape):
             "`attention_mask` must have shape [T, S], [B, T, S] or [B, N, T, S], "
             f"got shape {tuple(mask.shape)}."
         )
-    _check_broadcastable(mask.shape, logits_shape, "attention_mask")
+    # One-way: e.g. a [T_full, S] mask must not turn a one-token decode step
+    # into T_full query rows.
+    _check_broadcastable_to(mask.shape, logits_shape, "attention_mask")
     return mask

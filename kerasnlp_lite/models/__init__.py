@@ -19,3 +19,4 @@ from kerasnlp_lite.models.albert.albert_backbone import AlbertBackbone
 from kerasnlp_lite.models.roberta.roberta_backbone import RobertaBackbone
 
 AVAILABLE_MODELS += ["AlbertBackbone", "RobertaBackbone"]
+from kerasnlp_lite.models.preprocessor import TextPreprocessor

@@ -1,5 +1,7 @@
 """Tasks: a backbone plus a head, as one functional model, optionally carrying its preprocessor."""
 
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -33,10 +35,22 @@ class Task(keras.Model):
                     f"{type(self).__name__} got strings but has no `preprocessor`; pass one when building the task "
                     "or call it on token ids."
                 )
-            texts = tf.constant(np.asarray(x, dtype=object).astype(str).tolist() if not isinstance(x, str) else [x])
-            dataset = tf.data.Dataset.from_tensor_slices(texts).batch(batch_size).map(self.preprocessor)
-            return super().predict(dataset, **kwargs)
+            texts = [x] if isinstance(x, (str, bytes)) else list(np.asarray(x, dtype=object).tolist())
+            return super().predict(self.preprocess(texts), batch_size=batch_size, **kwargs)
         return super().predict(x, batch_size=batch_size, **kwargs)
+
+    def preprocess(self, texts):
+        """Runs the preprocessor on a list of strings; warns if the packer truncated any example."""
+        inputs = dict(self.preprocessor(tf.constant(texts)))
+        truncated = np.asarray(inputs.pop("num_truncated", np.zeros(len(texts))))
+        if np.any(truncated > 0):
+            warnings.warn(
+                f"{int(np.sum(truncated > 0))} of {len(texts)} texts were truncated to fit the packer's "
+                f"sequence_length (up to {int(truncated.max())} tokens dropped); use a longer sequence_length "
+                "to keep them whole.",
+                stacklevel=3,
+            )
+        return {name: np.asarray(value) for name, value in inputs.items()}
 
     def task_config(self):
         """Arguments of the subclass's constructor other than the backbone and preprocessor."""
