@@ -39,16 +39,20 @@ def scaled_dot_product_attention(
     """softmax(Q K^T / sqrt(d_k) + bias) V, with masking and dropout.
 
     Args:
-        query: `[B, N, T, H]`.
-        key: `[B, N, S, H]`.
-        value: `[B, N, S, V]`.
+        query: `[B, N, T, H]`, a float dtype.
+        key: `[B, N, S, H]`, the dtype of `query`.
+        value: `[B, N, S, V]`, the dtype of `query`.
         attention_mask: optional bool/int mask, `True`/nonzero where query `t`
             may attend to key `s`; shape `[T, S]`, `[B, T, S]` or
-            `[B, N or 1, T, S]`. A query row with no allowed key gets an
-            all-zero output (not NaN) in every float dtype.
+            `[B, N or 1, T, S]`, each dimension 1 or equal to the logits'
+            (it broadcasts *to* `[B, N, T, S]`, never enlarges it). A query
+            row with no allowed key gets an all-zero output (not NaN) in
+            every float dtype.
         bias: optional float tensor added to the logits (relative position
-            bias, T5), broadcastable to `[B, N, T, S]`.
-        dropout: dropout rate on the attention weights (training only).
+            bias, T5), broadcastable to `[B, N, T, S]` in the same one-way
+            sense.
+        dropout: dropout rate in [0, 1) on the attention weights (training
+            only); kept weights are scaled by `1 / (1 - dropout)`.
         training: whether dropout is active.
         seed: a `keras.random.SeedGenerator` (needed for dropout in graphs).
         scale: logit scale; defaults to `1 / sqrt(H)`. T5 uses 1.0.
@@ -115,16 +119,18 @@ def scaled_dot_product_attention(
 
 def _expand_mask(mask, logits_shape):
     rank = len(mask.shape)
-    if rank == 2:  # [T, S]
-        mask = ops.expand_dims(ops.expand_dims(mask, 0), 0)
-    elif rank == 3:  # [B, T, S]
-        mask = ops.expand_dims(mask, 1)
-    elif rank != 4:
+    if rank not in (2, 3, 4):
         raise ValueError(
             "`attention_mask` must have shape [T, S], [B, T, S] or [B, N, T, S], "
             f"got shape {tuple(mask.shape)}."
         )
+    b, n, t, s = logits_shape
     # One-way: e.g. a [T_full, S] mask must not turn a one-token decode step
     # into T_full query rows.
-    _check_broadcastable_to(mask.shape, logits_shape, "attention_mask")
+    target = {2: (t, s), 3: (b, t, s), 4: (b, n, t, s)}[rank]
+    _check_broadcastable_to(mask.shape, target, "attention_mask")
+    if rank == 2:  # [T, S] -> [1, 1, T, S]
+        mask = ops.expand_dims(ops.expand_dims(mask, 0), 0)
+    elif rank == 3:  # [B, T, S] -> [B, 1, T, S]
+        mask = ops.expand_dims(mask, 1)
     return mask

@@ -9,6 +9,8 @@ Every mask here is boolean with `True` meaning "may attend". A mask given to
 attention logits `[B, N, T, S]`.
 """
 
+import numbers
+
 import keras
 from keras import ops
 
@@ -32,10 +34,7 @@ def causal_mask(query_length, key_length, offset=0):
         A boolean tensor of shape `[T, S]`.
     """
     for name, value in (("query_length", query_length), ("key_length", key_length), ("offset", offset)):
-        if isinstance(value, float):
-            raise TypeError(f"`{name}` must be an integer, got float {value}.")
-        if isinstance(value, int) and value < 0:
-            raise ValueError(f"`{name}` must be >= 0, got {value}.")
+        _check_integer(value, name)
     query_positions = ops.arange(query_length, dtype="int32") + ops.cast(offset, "int32")
     key_positions = ops.arange(key_length, dtype="int32")
     # [T, 1] >= [1, S] -> [T, S]
@@ -59,9 +58,23 @@ def padding_mask_to_attention_mask(padding_mask, query_length=None, query_paddin
     """
     padding_mask = _as_bool_mask(padding_mask, "padding_mask")
     check_rank(padding_mask, 2, "padding_mask", "[batch, key_length]")
+    if query_length is not None:
+        _check_integer(query_length, "query_length")
     if query_padding_mask is not None:
         query_padding_mask = _as_bool_mask(query_padding_mask, "query_padding_mask")
         check_rank(query_padding_mask, 2, "query_padding_mask", "[batch, query_length]")
+        batch, query_batch = padding_mask.shape[0], query_padding_mask.shape[0]
+        if batch is not None and query_batch is not None and batch != query_batch:
+            raise ValueError(
+                f"`query_padding_mask` must have the batch size of `padding_mask` ({batch}), "
+                f"got shape {tuple(query_padding_mask.shape)}."
+            )
+        static_length = query_padding_mask.shape[1]
+        if isinstance(query_length, numbers.Integral) and static_length is not None and query_length != static_length:
+            raise ValueError(
+                f"`query_length`={query_length} disagrees with `query_padding_mask` of shape "
+                f"{tuple(query_padding_mask.shape)}; pass one of them."
+            )
         # [B, T, 1] & [B, 1, S] -> [B, T, S]
         return ops.logical_and(
             ops.expand_dims(query_padding_mask, 2), ops.expand_dims(padding_mask, 1)
@@ -100,6 +113,32 @@ def _as_bool_mask(mask, name):
     if "int" in dtype or "float" in dtype:
         return ops.not_equal(mask, ops.zeros((), dtype=mask.dtype))
     raise TypeError(f"`{name}` must be a bool, int or float mask, got dtype {dtype}.")
+
+
+def _check_integer(value, name):
+    """Lengths and offsets: Python/numpy ints or integer tensors, never floats."""
+    dtype = getattr(value, "dtype", None)
+    is_float = (isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)) or (
+        dtype is not None and "float" in keras.backend.standardize_dtype(dtype)
+    )
+    if is_float:
+        raise TypeError(f"`{name}` must be an integer or integer tensor, got {value!r}.")
+    if isinstance(value, numbers.Integral) and value < 0:
+        raise ValueError(f"`{name}` must be >= 0, got {value}.")
+
+
+def _check_broadcastable_to(shape, target_shape, name):
+    """One-way broadcasting: every dim of `shape` is 1 or equals the target's."""
+    shape, target = list(shape), list(target_shape)
+    mismatch = len(shape) > len(target) or any(
+        x is not None and y is not None and x != 1 and x != y for x, y in zip(reversed(shape), reversed(target))
+    )
+    if mismatch:
+        raise ValueError(
+            f"`{name}` of shape {tuple(shape)} does not broadcast to shape {tuple(target)} "
+            "(each dimension must be 1 or equal; attention logits are "
+            "[batch, num_heads, query_length, key_length])."
+        )
 
 
 def _check_broadcastable(shape_a, shape_b, name):
