@@ -21,3 +21,14 @@ from kerasnlp_lite.data.span_corruption import (
     random_spans_noise_mask,
     span_corruption,
 )
+
+# Built-in data: the stdlib-docstring corpus (`kerasnlp_lite.data.corpora.as_dataset` for tf.data),
+# synthetic seq2seq tasks, and word2vec examples.
+from kerasnlp_lite.data.corpora import docstring_sentences, stdlib_corpus, stdlib_sentences
+from kerasnlp_lite.data.synthetic import addition_task, copy_task, reverse_task, sort_task, synthetic_vocabulary
+from kerasnlp_lite.data.word2vec import (
+    cbow_examples,
+    negative_sampling_distribution,
+    skipgram_pairs,
+    subsampling_keep_probabilities,
+)

@@ -26,6 +26,7 @@ generated topic table, not docstrings) are skipped too.
 import functools
 import importlib
 import inspect
+import itertools
 import os
 import pkgutil
 import re
@@ -139,6 +140,9 @@ def _members(module, name):
         if attr.startswith("_"):
             continue
         obj = vars(module)[attr]
+        # Hooks that a host replaces (pytest swaps sys.unraisablehook and
+        # threading.excepthook): the stdlib keeps the original as `__name__`.
+        obj = vars(module).get(f"__{attr}__", obj) if not _defined_here(obj, name) else obj
         if not (inspect.isclass(obj) or inspect.isroutine(obj)) or not _defined_here(obj, name):
             continue
         owners.append(obj)
@@ -266,7 +270,11 @@ def _build(min_sentence_words, granularity):
 def _collect(min_sentence_words, granularity):
     documents = []
     seen = set()  # the same docstring reached twice (aliases, re-exports) counts once
-    for name, module in iter_stdlib_modules():
+    # Import everything first: importing a submodule can rebind a name in its
+    # package (`curses.has_key` the function becomes the submodule), and the
+    # corpus must not depend on what was imported before.
+    modules = list(iter_stdlib_modules())
+    for name, module in modules:
         module_sentences = []
         owners = [module] + _members(module, name)
         for owner in owners:
@@ -350,6 +358,9 @@ def as_dataset(kind="sentences", max_documents=None, min_sentence_words=3, granu
     flat = [s for document in documents for s in document]
     if kind == "sentences":
         return tf.data.Dataset.from_tensor_slices(tf.constant(flat, tf.string))
+    flat = tf.constant(flat, tf.string)
     lengths = [len(document) for document in documents]
-    ragged = tf.RaggedTensor.from_row_lengths(tf.constant(flat, tf.string), tf.constant(lengths, tf.int64))
-    return tf.data.Dataset.from_tensor_slices(ragged)
+    starts = [0, *itertools.accumulate(lengths)][:-1]
+    # Each element a plain 1-D string tensor (not a ragged spec): slice the flat sentences.
+    slices = tf.data.Dataset.from_tensor_slices((tf.constant(starts, tf.int64), tf.constant(lengths, tf.int64)))
+    return slices.map(lambda start, length: flat[start : start + length])

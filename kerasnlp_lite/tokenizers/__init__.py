@@ -4,3 +4,4 @@ from kerasnlp_lite.tokenizers.tokenizer import Tokenizer
 from kerasnlp_lite.tokenizers.byte_bpe_tokenizer import ByteBPETokenizer
 from kerasnlp_lite.tokenizers.sentence_piece_tokenizer import SentencePieceTokenizer
 from kerasnlp_lite.tokenizers.sentence_piece_trainer import train_sentencepiece
+from kerasnlp_lite.tokenizers.packers import SegmentPacker, StartEndPacker
