@@ -9,9 +9,9 @@ signatures, reST literal blocks and markup), and split into sentences.
 A document is one docstring's sentences (`granularity="docstring"`) or all
 the sentences of one module (`granularity="module"`). The order is fixed
 (modules sorted by name, members sorted by name), so one Python install gives
-the same corpus in every run. On CPython 3.11 it holds about 40k sentences
-(see the tests for the measured numbers); building it takes a few seconds and
-is cached per process.
+the same corpus in every run. On CPython 3.11 it holds about 13k sentences
+(166k words) in 5.7k docstrings of 321 modules; building it takes under a
+second once TensorFlow is loaded, and is cached per process.
 
 Modules with side effects on import are never imported: `antigravity` (opens
 a browser), `this` and `__hello__`/`__phello__` (print), every `__main__`,

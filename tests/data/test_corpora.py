@@ -89,6 +89,7 @@ def test_docstring_cleaning():
     assert docstring_sentences(None) == []
 
 
+@pytest.mark.slow  # a fresh interpreter imports TensorFlow: about 4 s
 def test_deterministic_and_fast_in_a_fresh_process(documents):
     # Same process: cached, and each call returns fresh lists.
     again = stdlib_corpus()

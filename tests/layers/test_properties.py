@@ -124,14 +124,15 @@ def _decoder(**kwargs):
 
 def _seq2seq_decoder(**kwargs):
     # Cross-attention to a fixed encoder output (3 real positions of 5) must
-    # not break any property of the self-attention side.
+    # not break any property of the self-attention side. Every row gets the
+    # same encoder output, so a row run alone sees what it saw in the batch.
     block = TransformerDecoderBlock(num_heads=HEADS, intermediate_dim=16, cross_attention=True, **kwargs)
-    memory = np.random.default_rng(99).standard_normal((4, 5, DIM)).astype("float32")
-    memory_mask = np.array([[1, 1, 1, 0, 0]] * 4, "int32")
+    memory = np.random.default_rng(99).standard_normal((1, 5, DIM)).astype("float32")
+    memory_mask = np.array([[1, 1, 1, 0, 0]], "int32")
 
     def enc(x):
         b = x.shape[0]
-        return {"encoder_sequence": memory[:b], "encoder_padding_mask": memory_mask[:b]}
+        return {"encoder_sequence": np.repeat(memory, b, 0), "encoder_padding_mask": np.repeat(memory_mask, b, 0)}
 
     return Adapter(
         causal=lambda x: block(x, **enc(x)),
