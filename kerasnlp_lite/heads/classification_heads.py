@@ -71,7 +71,9 @@ class ClassificationHead(_DenseHead):
 class NextSentenceHead(ClassificationHead):
     """BERT's next-sentence (and ALBERT's sentence-order) head: pooled output -> 2 logits.
 
-    Label 1 means "B follows A" (IsNext; in-order for SOP), 0 the opposite.
+    Labels follow BERT's `create_pretraining_data.py` (`is_random_next`) and
+    `kerasnlp_lite.data`: for NSP 0 = B is the next sentence, 1 = B is a
+    random sentence; for SOP 0 = in order, 1 = swapped.
     """
 
     def __init__(self, num_classes=2, **kwargs):

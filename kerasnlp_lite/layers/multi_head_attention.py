@@ -228,7 +228,7 @@ class MultiHeadAttention(keras.layers.Layer):
             check_rank(key, 3, "key", "[batch, key_length, hidden_dim]")
             k, v = self.project_key_value(key, value)  # [B, N, S, H], [B, N, S, V]
             if self.rotary is not None:
-                k = self.rotary(k, start_index=0)
+                k = self.rotary(k, start_index=query_offset)
             if cache is not None:
                 # Write this step's keys/values at `cache_index` (fixed shape).
                 index = ops.cast(cache_index, "int32")
