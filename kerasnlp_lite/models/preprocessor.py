@@ -27,6 +27,7 @@ class TextPreprocessor(keras.layers.Layer):
         self.tokenizer = tokenizer
         self.packer = packer
         self.segment_ids = segment_ids
+        self.built = True  # no weights of its own
 
     def call(self, inputs):
         if isinstance(inputs, (tuple, list)):
