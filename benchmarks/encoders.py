@@ -15,7 +15,13 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
+
+# benchmarks/tokenizers.py would shadow the `tokenizers` package that
+# keras_hub imports: take this folder off the import path.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path = [p for p in sys.path if os.path.abspath(p or os.getcwd()) != _HERE]
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
