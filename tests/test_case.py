@@ -54,7 +54,10 @@ def assert_allclose(actual, expected, atol=1e-6, rtol=0.0, msg=""):
     np.testing.assert_allclose(actual, expected, atol=atol, rtol=rtol, err_msg=msg)
 
 
-def check_config(layer_cls, init_kwargs):
+def check_config(layer_cls, init_kwargs, config_excludes=()):
+    """Config round trip. `config_excludes`: constructor arguments that are
+    references to other layers (e.g. a tied embedding) and so are re-linked by
+    their owner rather than serialized."""
     layer = layer_cls(**init_kwargs)
     config = layer.get_config()
     signature = inspect.signature(layer_cls.__init__)
@@ -62,6 +65,8 @@ def check_config(layer_cls, init_kwargs):
         if name in ("self", "kwargs", "args"):
             continue
         assert hasattr(layer, name), f"{layer_cls.__name__} does not store `{name}` as an attribute."
+        if name in config_excludes:
+            continue
         assert name in config, f"{layer_cls.__name__}.get_config() lacks `{name}`."
     for base_key in ("name", "trainable", "dtype"):
         assert base_key in config, f"get_config() of {layer_cls.__name__} is not chained to super()."
@@ -86,6 +91,7 @@ def run_layer_test(
     run_saving_check=True,
     mixed_precision_output_dtype=None,
     frozen_weights_ok=(),
+    config_excludes=(),
 ):
     """Runs the standard battery of checks; returns the eager output.
 
@@ -105,10 +111,12 @@ def run_layer_test(
             it is not the compute dtype (e.g. "int32" or "float32").
         frozen_weights_ok: names (substrings of paths) of trainable weights
             that legitimately get no gradient from this input.
+        config_excludes: constructor arguments deliberately left out of the
+            config (references to other layers, re-linked by their owner).
     """
     call_kwargs = call_kwargs or {}
     keras.utils.set_random_seed(1337)
-    check_config(layer_cls, init_kwargs)
+    check_config(layer_cls, init_kwargs, config_excludes)
 
     # Eager call.
     layer = layer_cls(**init_kwargs)

@@ -88,7 +88,7 @@ class MaskedLMHead(keras.layers.Layer):
             logits = self.token_embedding.logits(x)
         else:
             logits = ops.matmul(x, ops.cast(self.decoder_kernel, x.dtype))
-        return ops.cast(logits, "float32") + self.output_bias
+        return ops.cast(logits, "float32") + ops.cast(self.output_bias, "float32")
 
     def compute_output_spec(self, inputs, mask_positions):
         return keras.KerasTensor(tuple(mask_positions.shape) + (self.vocabulary_size,), dtype="float32")
