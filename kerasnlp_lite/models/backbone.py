@@ -24,8 +24,8 @@ class Backbone(keras.Model):
     """A functional model built in `__init__` from named arguments.
 
     Subclasses build their layers and graph, call `super().__init__(inputs,
-    outputs, ...)`, and keep every constructor argument as an attribute and
-    in `get_config()`, so `from_config(get_config())` rebuilds the same
+    outputs, ...)`, then `set_config(...)` with every constructor argument
+    (kept as attributes and in `get_config()`), so `from_config(get_config())` rebuilds the same
     architecture and `.keras` files load in safe mode.
 
     `PRESETS` maps a preset name to constructor arguments: local dicts, no
@@ -55,9 +55,17 @@ class Backbone(keras.Model):
         kwargs.update(overrides)
         return cls(**kwargs)
 
+    def set_config(self, **arguments):
+        """Stores the constructor arguments as attributes and as the config."""
+        for key, value in arguments.items():
+            setattr(self, key, value)
+        self._config_arguments = list(arguments)
+
     def get_config(self):
         # Only the constructor arguments: the graph is rebuilt by __init__.
-        return {"name": self.name, "trainable": self.trainable, "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
+        config.update({key: getattr(self, key) for key in getattr(self, "_config_arguments", [])})
+        return config
 
     @classmethod
     def from_config(cls, config):

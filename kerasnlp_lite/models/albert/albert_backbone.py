@@ -1,17 +1,12 @@
 """ALBERT (Lan et al. 2019, https://arxiv.org/abs/1909.11942)."""
 
 import keras
-from keras import ops
 
-from kerasnlp_lite.layers import TextEmbedding, TransformerEncoderBlock
+from kerasnlp_lite.layers import TextEmbedding
 from kerasnlp_lite.models.albert.albert_presets import ALBERT_PRESETS
 from kerasnlp_lite.models.backbone import Backbone
+from kerasnlp_lite.models.encoder_stack import bert_initializer, cls_pooler, encoder_block, first_token
 from kerasnlp_lite.utils.validation import check_positive_int
-
-
-def albert_initializer():
-    # ALBERT keeps BERT's initialisation: truncated normal, std 0.02, for every matrix.
-    return keras.initializers.TruncatedNormal(stddev=0.02)
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -101,30 +96,22 @@ class AlbertBackbone(Backbone):
             use_layer_norm=True,
             layer_norm_epsilon=layer_norm_epsilon,
             dropout=dropout,
-            embeddings_initializer=albert_initializer(),
+            embeddings_initializer=bert_initializer(),  # ALBERT keeps BERT's init
             dtype=dtype,
             name="embeddings",
         )
         # groups[g][j]: the j-th distinct block of group g.
         groups = [
             [
-                TransformerEncoderBlock(
-                    num_heads=num_heads,
-                    intermediate_dim=intermediate_dim,
-                    dropout=dropout,
-                    activation=activation,
-                    layer_norm_epsilon=layer_norm_epsilon,
-                    kernel_initializer=albert_initializer(),
-                    dtype=dtype,
-                    name=f"group_{g}_encoder_block_{j}",
+                encoder_block(
+                    f"group_{g}_encoder_block_{j}", num_heads, intermediate_dim, dropout, activation,
+                    layer_norm_epsilon, dtype,
                 )
                 for j in range(num_inner_repetitions)
             ]
             for g in range(num_groups)
         ]
-        pooler = keras.layers.Dense(
-            hidden_dim, activation="tanh", kernel_initializer=albert_initializer(), dtype=dtype, name="pooler"
-        )
+        pooler = cls_pooler(hidden_dim, dtype)
 
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
@@ -136,29 +123,29 @@ class AlbertBackbone(Backbone):
             # Cross-layer sharing: the same block objects, hence the same weights, at every layer of a group.
             for block in groups[i // layers_per_group]:
                 x = block(x, padding_mask=padding_mask)
-        # [B, T, H] -> [B, H]: the [CLS] position.
-        cls_vector = ops.take(x, 0, axis=1)
         super().__init__(
             inputs={"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
-            outputs={"sequence_output": x, "pooled_output": pooler(cls_vector)},
+            outputs={"sequence_output": x, "pooled_output": pooler(first_token(x))},
             dtype=dtype,
             **kwargs,
         )
 
         # === Config ===
-        self.vocabulary_size = vocabulary_size
-        self.num_layers = num_layers
-        self.num_heads = num_heads
-        self.hidden_dim = hidden_dim
-        self.intermediate_dim = intermediate_dim
-        self.embedding_dim = embedding_dim
-        self.num_groups = num_groups
-        self.num_inner_repetitions = num_inner_repetitions
-        self.max_sequence_length = max_sequence_length
-        self.num_segments = num_segments
-        self.dropout = dropout
-        self.activation = activation
-        self.layer_norm_epsilon = layer_norm_epsilon
+        self.set_config(
+            vocabulary_size=vocabulary_size,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            hidden_dim=hidden_dim,
+            intermediate_dim=intermediate_dim,
+            embedding_dim=embedding_dim,
+            num_groups=num_groups,
+            num_inner_repetitions=num_inner_repetitions,
+            max_sequence_length=max_sequence_length,
+            num_segments=num_segments,
+            dropout=dropout,
+            activation=activation,
+            layer_norm_epsilon=layer_norm_epsilon,
+        )
         self.embedding = embedding
         # The distinct blocks, group-major: block j of group g is encoder_blocks[g * num_inner_repetitions + j].
         self.encoder_blocks = [block for group in groups for block in group]
@@ -173,24 +160,3 @@ class AlbertBackbone(Backbone):
         `embedding.token_embedding.projection` is the E -> H input projection).
         """
         return self.embedding.token_embedding.token_embedding
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "vocabulary_size": self.vocabulary_size,
-                "num_layers": self.num_layers,
-                "num_heads": self.num_heads,
-                "hidden_dim": self.hidden_dim,
-                "intermediate_dim": self.intermediate_dim,
-                "embedding_dim": self.embedding_dim,
-                "num_groups": self.num_groups,
-                "num_inner_repetitions": self.num_inner_repetitions,
-                "max_sequence_length": self.max_sequence_length,
-                "num_segments": self.num_segments,
-                "dropout": self.dropout,
-                "activation": self.activation,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-            }
-        )
-        return config

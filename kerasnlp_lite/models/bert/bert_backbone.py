@@ -1,16 +1,11 @@
 """BERT (Devlin et al. 2019, https://arxiv.org/abs/1810.04805)."""
 
 import keras
-from keras import ops
 
-from kerasnlp_lite.layers import TextEmbedding, TransformerEncoderBlock
+from kerasnlp_lite.layers import TextEmbedding
 from kerasnlp_lite.models.backbone import Backbone
 from kerasnlp_lite.models.bert.bert_presets import BERT_PRESETS
-
-
-def bert_initializer():
-    # BERT initialises every weight matrix with a truncated normal, std 0.02.
-    return keras.initializers.TruncatedNormal(stddev=0.02)
+from kerasnlp_lite.models.encoder_stack import bert_initializer, cls_pooler, encoder_block, first_token
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -71,21 +66,10 @@ class BertBackbone(Backbone):
             name="embeddings",
         )
         blocks = [
-            TransformerEncoderBlock(
-                num_heads=num_heads,
-                intermediate_dim=intermediate_dim,
-                dropout=dropout,
-                activation=activation,
-                layer_norm_epsilon=layer_norm_epsilon,
-                kernel_initializer=bert_initializer(),
-                dtype=dtype,
-                name=f"encoder_block_{i}",
-            )
+            encoder_block(f"encoder_block_{i}", num_heads, intermediate_dim, dropout, activation, layer_norm_epsilon, dtype)
             for i in range(num_layers)
         ]
-        pooler = keras.layers.Dense(
-            hidden_dim, activation="tanh", kernel_initializer=bert_initializer(), dtype=dtype, name="pooler"
-        )
+        pooler = cls_pooler(hidden_dim, dtype)
 
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
@@ -94,26 +78,26 @@ class BertBackbone(Backbone):
         x = embedding(token_ids, segment_ids=segment_ids)
         for block in blocks:
             x = block(x, padding_mask=padding_mask)
-        # [B, T, H] -> [B, H]: the [CLS] position.
-        cls_vector = ops.take(x, 0, axis=1)
         super().__init__(
             inputs={"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
-            outputs={"sequence_output": x, "pooled_output": pooler(cls_vector)},
+            outputs={"sequence_output": x, "pooled_output": pooler(first_token(x))},
             dtype=dtype,
             **kwargs,
         )
 
         # === Config ===
-        self.vocabulary_size = vocabulary_size
-        self.num_layers = num_layers
-        self.num_heads = num_heads
-        self.hidden_dim = hidden_dim
-        self.intermediate_dim = intermediate_dim
-        self.max_sequence_length = max_sequence_length
-        self.num_segments = num_segments
-        self.dropout = dropout
-        self.activation = activation
-        self.layer_norm_epsilon = layer_norm_epsilon
+        self.set_config(
+            vocabulary_size=vocabulary_size,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            hidden_dim=hidden_dim,
+            intermediate_dim=intermediate_dim,
+            max_sequence_length=max_sequence_length,
+            num_segments=num_segments,
+            dropout=dropout,
+            activation=activation,
+            layer_norm_epsilon=layer_norm_epsilon,
+        )
         self.embedding = embedding
         self.encoder_blocks = blocks
         self.pooler = pooler
@@ -122,21 +106,3 @@ class BertBackbone(Backbone):
     def token_embedding(self):
         """The token table (tied to the masked-LM output layer)."""
         return self.embedding.token_embedding
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "vocabulary_size": self.vocabulary_size,
-                "num_layers": self.num_layers,
-                "num_heads": self.num_heads,
-                "hidden_dim": self.hidden_dim,
-                "intermediate_dim": self.intermediate_dim,
-                "max_sequence_length": self.max_sequence_length,
-                "num_segments": self.num_segments,
-                "dropout": self.dropout,
-                "activation": self.activation,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-            }
-        )
-        return config
