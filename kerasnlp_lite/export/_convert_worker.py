@@ -13,7 +13,11 @@ def main(argv=None):
 
     import keras
 
-    import kerasnlp_lite.layers  # noqa: F401  registers the serializable layers
+    # Register every serializable class of the library before loading.
+    import kerasnlp_lite.heads  # noqa: F401
+    import kerasnlp_lite.layers  # noqa: F401
+    import kerasnlp_lite.models  # noqa: F401
+    import kerasnlp_lite.tokenizers  # noqa: F401
     from kerasnlp_lite.export.tflite import FlexOpError, convert_keras_model
 
     model = keras.saving.load_model(args.keras_path, safe_mode=True)
