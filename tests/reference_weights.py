@@ -91,3 +91,13 @@ def copy_keras_hub_roberta(ours, theirs):
     embedding.layer_norm.set_weights(theirs.embeddings_layer_norm.get_weights())
     for i, block in enumerate(ours.encoder_blocks):
         copy_keras_hub_encoder_block(block, theirs.get_layer(f"transformer_layer_{i}"))
+
+
+def copy_keras_hub_gpt2(ours, theirs):
+    """keras_hub.models.GPT2Backbone -> kerasnlp_lite GPTBackbone (norm_first=True, final_norm=True)."""
+    embedding = ours.embedding
+    embedding.token_embedding.embeddings.assign(theirs.token_embedding.embeddings)
+    embedding.position_embedding.set_weights(theirs.position_embedding.get_weights())
+    for block, reference in zip(ours.decoder_blocks, theirs.transformer_layers, strict=True):
+        copy_keras_hub_encoder_block(block, reference)
+    ours.final_layer_norm.set_weights(theirs.layer_norm.get_weights())

@@ -11,11 +11,15 @@
     outputs are in the compute dtype (or the dtype the test names), finite,
     and close to the float32 outputs given the same weights.
 
+`shapes_only()` builds a model's variables with shapes but no values, so
+`count_params()` of a billion-parameter preset costs nothing.
+
 `run_tflite_parity_test` converts a small functional model to TFLite in a
 subprocess (the converter leaks memory), checks that no Flex op is present,
 runs it with `ai_edge_litert` and compares with Keras (max abs diff <= atol).
 """
 
+import contextlib
 import inspect
 import os
 import tempfile
@@ -23,6 +27,7 @@ import tempfile
 import keras
 import numpy as np
 from keras import ops
+from keras.src.backend.common import global_state
 
 from kerasnlp_lite.export.tflite import convert_in_subprocess, run_tflite, tflite_op_names
 
@@ -287,3 +292,22 @@ def run_tflite_parity_test(model, input_data, atol=1e-5, quantize=None):
         worst = max(worst, float(np.max(np.abs(lite.astype(np.float64) - ref.astype(np.float64)))))
     assert worst <= atol, f"TFLite differs from Keras by {worst} > {atol}"
     return worst, op_names
+
+
+@contextlib.contextmanager
+def shapes_only():
+    """Builds variables with shapes but no values; forgets them on exit.
+
+    Inside `keras.StatelessScope(initialize_variables=False)` Keras gives every
+    variable its shape and defers the initializer, so `count_params()` (a sum
+    over shapes) is the real count without memory for the values. Keras lists
+    the deferred variables globally so that a later scope exit can initialise
+    them; restoring the list keeps a billion unallocated parameters from being
+    initialised by some unrelated later code.
+    """
+    pending = list(global_state.get_global_attribute("uninitialized_variables", []))
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            yield
+    finally:
+        global_state.set_global_attribute("uninitialized_variables", pending)

@@ -20,3 +20,8 @@ from kerasnlp_lite.models.roberta.roberta_backbone import RobertaBackbone
 
 AVAILABLE_MODELS += ["AlbertBackbone", "RobertaBackbone"]
 from kerasnlp_lite.models.preprocessor import TextPreprocessor
+from kerasnlp_lite.models.gpt.gpt_backbone import GPTBackbone
+from kerasnlp_lite.models.causal_lm import CausalLM
+from kerasnlp_lite.models.perplexity import Perplexity
+
+AVAILABLE_MODELS += ["GPTBackbone", "CausalLM"]

@@ -10,14 +10,13 @@ under 0.2 s per preset and without memory for the values. The last test checks
 that this count equals a normal build's on small presets.
 """
 
-import contextlib
 import math
 
 import keras
 import pytest
-from keras.src.backend.common import global_state
 
 from kerasnlp_lite.models import AlbertBackbone, BertBackbone, RobertaBackbone
+from tests.test_case import shapes_only
 
 FAMILIES = (BertBackbone, AlbertBackbone, RobertaBackbone)
 
@@ -40,22 +39,6 @@ PUBLISHED = {
     "roberta_large": 355,
 }
 ALL_PRESETS = [(cls, name) for cls in FAMILIES for name in cls.presets()]
-
-
-@contextlib.contextmanager
-def shapes_only():
-    """Builds variables with shapes but no values; forgets them on exit.
-
-    Keras lists the deferred variables globally so that a later scope exit
-    can initialise them; restoring the list keeps a billion unallocated
-    parameters from being initialised by some unrelated later code.
-    """
-    pending = list(global_state.get_global_attribute("uninitialized_variables", []))
-    try:
-        with keras.StatelessScope(initialize_variables=False):
-            yield
-    finally:
-        global_state.set_global_attribute("uninitialized_variables", pending)
 
 
 def test_every_preset_has_a_published_size():
