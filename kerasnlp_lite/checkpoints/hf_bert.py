@@ -30,19 +30,7 @@ def load_backbone(backbone, weights):
     weights.assign(embedding.position_embedding.embeddings, "embeddings.position_embeddings.weight")
     weights.assign(embedding.segment_embedding.embeddings, "embeddings.token_type_embeddings.weight")
     common.layer_norm(weights, embedding.layer_norm, "embeddings.LayerNorm")
-    for i, block in enumerate(backbone.encoder_blocks):
-        p = f"encoder.layer.{i}"
-        common.encoder_block(
-            weights, block,
-            attention_names=(f"{p}.attention.self.query", f"{p}.attention.self.key", f"{p}.attention.self.value",
-                             f"{p}.attention.output.dense"),
-            attention_norm=f"{p}.attention.output.LayerNorm",
-            intermediate=f"{p}.intermediate.dense",
-            output=f"{p}.output.dense",
-            output_norm=f"{p}.output.LayerNorm",
-        )
-    if weights.has("pooler.dense.weight"):
-        common.dense(weights, backbone.pooler, "pooler.dense")
+    common.bert_encoder_layers(weights, backbone)
 
 
 def load(config, weights, task, num_classes):

@@ -156,3 +156,20 @@ def mlm_head(weights, head, transform, norm, bias):
     dense(weights, head.transform, transform)
     layer_norm(weights, head.layer_norm, norm)
     weights.assign(head.output_bias, bias)
+
+
+def bert_encoder_layers(weights, backbone):
+    """HF BERT/RoBERTa `encoder.layer.{i}` blocks, then the pooler if the checkpoint has one."""
+    for i, block in enumerate(backbone.encoder_blocks):
+        p = f"encoder.layer.{i}"
+        encoder_block(
+            weights, block,
+            attention_names=(f"{p}.attention.self.query", f"{p}.attention.self.key", f"{p}.attention.self.value",
+                             f"{p}.attention.output.dense"),
+            attention_norm=f"{p}.attention.output.LayerNorm",
+            intermediate=f"{p}.intermediate.dense",
+            output=f"{p}.output.dense",
+            output_norm=f"{p}.output.LayerNorm",
+        )
+    if weights.has("pooler.dense.weight"):
+        dense(weights, backbone.pooler, "pooler.dense")

@@ -5,7 +5,7 @@ Keras model with `keras.export.ExportArchive` (via `model.export`), then
 `TFLiteConverter.from_saved_model`. A Keras 3 model wrapped in a bare
 `tf.Module` converts with no weights and outputs NaN.
 
-Flex (SELECT_TF_OPS) is never enabled: LiteRT 2.x cannot run Flex ops, so a
+Flex (TF Select) ops are never enabled: LiteRT 2.x cannot run Flex ops, so a
 model that needs one is a bug to fix, reported here with the op's name.
 """
 
@@ -97,7 +97,7 @@ def convert_saved_model(
             raise
         raise FlexOpError(
             f"TFLite conversion with builtin ops failed: no builtin kernel for TF op(s) {ops}, "
-            f"used in {scopes or 'an unnamed scope'}. LiteRT 2.x cannot run Flex (SELECT_TF_OPS) ops: "
+            f"used in {scopes or 'an unnamed scope'}. LiteRT 2.x cannot run Flex (TF Select) ops: "
             "replace the op (common causes: slices of rank > 5 tensors, loop variables without static shapes).",
             ops=ops,
             locations=scopes,
