@@ -311,3 +311,15 @@ def shapes_only():
             yield
     finally:
         global_state.set_global_attribute("uninitialized_variables", pending)
+
+
+def check_backbone_mixed_precision(backbone_cls, kwargs, data, atol=0.1):
+    """A backbone under mixed_bfloat16 with float32's weights: float32 variables,
+    bfloat16 sequence output, pooled output near float32's."""
+    reference = backbone_cls(**kwargs)
+    mixed = backbone_cls(**kwargs, dtype="mixed_bfloat16")
+    mixed.set_weights(reference.get_weights())
+    out, ref = mixed(data), reference(data)
+    assert keras.backend.standardize_dtype(out["sequence_output"].dtype) == "bfloat16"
+    assert all(w.dtype == "float32" for w in mixed.weights)
+    assert_allclose(ops.cast(out["pooled_output"], "float32"), ref["pooled_output"], atol=atol)

@@ -3,7 +3,7 @@
 import keras
 
 from kerasnlp_lite.layers.activations import get_activation
-from kerasnlp_lite.utils.validation import check_float_dtype, check_positive_int, check_rank, check_rate
+from kerasnlp_lite.utils.validation import check_float_dtype, check_positive_int, check_rank, check_rate, output_initializer
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -67,9 +67,7 @@ class FeedForward(keras.layers.Layer):
         self.use_bias = use_bias
         self.output_dim = output_dim
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.output_kernel_initializer = keras.initializers.get(
-            output_kernel_initializer if output_kernel_initializer is not None else kernel_initializer
-        )
+        self.output_kernel_initializer = output_initializer(output_kernel_initializer, kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.intermediate_dense = keras.layers.Dense(
             intermediate_dim,

@@ -11,7 +11,7 @@ from kerasnlp_lite.layers.attention import scaled_dot_product_attention
 from kerasnlp_lite.layers.masks import _as_bool_mask, causal_mask, merge_masks
 from kerasnlp_lite.layers.relative_position_embedding import RelativePositionEmbedding
 from kerasnlp_lite.layers.rotary_embedding import RotaryEmbedding
-from kerasnlp_lite.utils.validation import check_float_dtype, check_positive_int, check_rank, check_rate
+from kerasnlp_lite.utils.validation import check_float_dtype, check_positive_int, check_rank, check_rate, output_initializer
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -84,9 +84,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self.use_bias = use_bias
         self.output_dim = output_dim
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.output_kernel_initializer = keras.initializers.get(
-            output_kernel_initializer if output_kernel_initializer is not None else kernel_initializer
-        )
+        self.output_kernel_initializer = output_initializer(output_kernel_initializer, kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.relative_max_distance = relative_max_distance
         self.rotary_max_wavelength = rotary_max_wavelength

@@ -4,7 +4,7 @@ import keras
 
 from kerasnlp_lite.layers.feed_forward import FeedForward
 from kerasnlp_lite.layers.multi_head_attention import MultiHeadAttention
-from kerasnlp_lite.utils.validation import check_positive_int, check_rate
+from kerasnlp_lite.utils.validation import check_positive_int, check_rate, output_initializer
 
 
 class TransformerBlockBase(keras.layers.Layer):
@@ -39,9 +39,7 @@ class TransformerBlockBase(keras.layers.Layer):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.key_dim = key_dim
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.output_kernel_initializer = keras.initializers.get(
-            output_kernel_initializer if output_kernel_initializer is not None else kernel_initializer
-        )
+        self.output_kernel_initializer = output_initializer(output_kernel_initializer, kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.relative_max_distance = relative_max_distance
         self.rotary_max_wavelength = rotary_max_wavelength

@@ -76,3 +76,11 @@ def check_static_position_range(start_index, length, max_length, name):
                 f"Positions {start_index}..{start_index + length - 1} (from `{name}`={start_index} and "
                 f"sequence length {length}) exceed max_sequence_length={max_length}."
             )
+
+
+def output_initializer(output_kernel_initializer, kernel_initializer):
+    """The initializer of residual output projections: `output_kernel_initializer`,
+    or `kernel_initializer` when it is None (GPT-2 passes a scaled one)."""
+    return keras.initializers.get(
+        output_kernel_initializer if output_kernel_initializer is not None else kernel_initializer
+    )

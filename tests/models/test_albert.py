@@ -6,7 +6,7 @@ import pytest
 from kerasnlp_lite.layers import FactorizedEmbedding, TokenEmbedding
 from kerasnlp_lite.models import AlbertBackbone, AlbertPretrainer
 from tests.reference_weights import copy_keras_hub_albert
-from tests.test_case import assert_allclose
+from tests.test_case import assert_allclose, check_backbone_mixed_precision
 
 rng = np.random.default_rng(0)
 TINY = dict(
@@ -98,14 +98,7 @@ def test_tied_masked_lm_pretrainer():
 
 
 def test_mixed_precision_runs_and_stays_close():
-    data = _inputs()
-    reference = AlbertBackbone(**TINY)
-    mixed = AlbertBackbone(**TINY, dtype="mixed_bfloat16")
-    mixed.set_weights(reference.get_weights())
-    out, ref = mixed(data), reference(data)
-    assert keras.backend.standardize_dtype(out["sequence_output"].dtype) == "bfloat16"
-    assert all(w.dtype == "float32" for w in mixed.weights)
-    assert_allclose(keras.ops.cast(out["pooled_output"], "float32"), ref["pooled_output"], atol=0.1)
+    check_backbone_mixed_precision(AlbertBackbone, TINY, _inputs())
 
 
 def test_bad_preset_and_arguments():

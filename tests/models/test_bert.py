@@ -5,7 +5,7 @@ import pytest
 
 from kerasnlp_lite.models import BertBackbone
 from tests.reference_weights import copy_keras_hub_bert, copy_model_garden_bert
-from tests.test_case import assert_allclose
+from tests.test_case import assert_allclose, check_backbone_mixed_precision
 
 rng = np.random.default_rng(0)
 TINY = dict(vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=12)
@@ -77,14 +77,7 @@ def test_matches_model_garden_bert_encoder_v2():
 
 
 def test_mixed_precision_runs_and_stays_close():
-    data = _inputs()
-    reference = BertBackbone(**TINY)
-    mixed = BertBackbone(**TINY, dtype="mixed_bfloat16")
-    mixed.set_weights(reference.get_weights())
-    out, ref = mixed(data), reference(data)
-    assert keras.backend.standardize_dtype(out["sequence_output"].dtype) == "bfloat16"
-    assert all(w.dtype == "float32" for w in mixed.weights)
-    assert_allclose(keras.ops.cast(out["pooled_output"], "float32"), ref["pooled_output"], atol=0.1)
+    check_backbone_mixed_precision(BertBackbone, TINY, _inputs())
 
 
 def test_bad_preset_and_arguments():

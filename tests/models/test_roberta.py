@@ -5,7 +5,7 @@ import pytest
 
 from kerasnlp_lite.models import RobertaBackbone, RobertaPretrainer
 from tests.reference_weights import copy_keras_hub_roberta
-from tests.test_case import assert_allclose
+from tests.test_case import assert_allclose, check_backbone_mixed_precision
 
 rng = np.random.default_rng(0)
 TINY = dict(vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=12)
@@ -86,14 +86,7 @@ def test_masked_lm_pretrainer():
 
 
 def test_mixed_precision_runs_and_stays_close():
-    data = _inputs()
-    reference = RobertaBackbone(**TINY)
-    mixed = RobertaBackbone(**TINY, dtype="mixed_bfloat16")
-    mixed.set_weights(reference.get_weights())
-    out, ref = mixed(data), reference(data)
-    assert keras.backend.standardize_dtype(out["sequence_output"].dtype) == "bfloat16"
-    assert all(w.dtype == "float32" for w in mixed.weights)
-    assert_allclose(keras.ops.cast(out["pooled_output"], "float32"), ref["pooled_output"], atol=0.1)
+    check_backbone_mixed_precision(RobertaBackbone, TINY, _inputs())
 
 
 def test_bad_preset_arguments_and_inputs():
