@@ -23,5 +23,6 @@ from kerasnlp_lite.models.preprocessor import TextPreprocessor
 from kerasnlp_lite.models.gpt.gpt_backbone import GPTBackbone
 from kerasnlp_lite.models.causal_lm import CausalLM
 from kerasnlp_lite.models.perplexity import Perplexity
+from kerasnlp_lite.models.gpt.gpt_classifier import GPTClassifier
 
-AVAILABLE_MODELS += ["GPTBackbone", "CausalLM"]
+AVAILABLE_MODELS += ["GPTBackbone", "CausalLM", "GPTClassifier"]

@@ -52,6 +52,20 @@ class Task(keras.Model):
             )
         return {name: np.asarray(value) for name, value in inputs.items()}
 
+    def compile_from_config(self, config):
+        """Restores `compile()` when a saved task is loaded.
+
+        Tasks override `compile` to fill in their default losses and metrics;
+        Keras then skips re-compiling on load (with a warning) unless the model
+        says how. The saved config holds the arguments `keras.Model.compile`
+        received (defaults already filled in), so passing them back to our
+        `compile` rebuilds the same losses, metrics and optimizer.
+        """
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if getattr(self, "optimizer", None) is not None and self.built:
+            self.optimizer.build(self.trainable_variables)  # so saved optimizer variables can load
+
     def task_config(self):
         """Arguments of the subclass's constructor other than the backbone and preprocessor."""
         return {}

@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -58,9 +60,18 @@ def test_fit_lowers_the_loss_and_saves(tmp_path):
     assert history[-1] < history[0]
     path = str(tmp_path / "lm.keras")
     lm.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. Keras' "compile() was not called as part of model loading"
+        loaded = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(lm(x)))
     assert loaded.lm_head.token_embedding is loaded.backbone.token_embedding
+    # compile() is restored: same loss (masked mean), perplexity metric and optimizer state.
+    assert loaded.compiled and loaded.optimizer.iterations.numpy() == lm.optimizer.iterations.numpy()
+    assert loaded.evaluate(x, labels, return_dict=True, verbose=0) == pytest.approx(
+        lm.evaluate(x, labels, return_dict=True, verbose=0), rel=1e-6
+    )
+    for restored, original in zip(loaded.optimizer.variables, lm.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(restored), np.asarray(original))
 
 
 def test_perplexity_metric_weights():
