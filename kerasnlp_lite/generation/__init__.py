@@ -11,3 +11,4 @@ from kerasnlp_lite.generation.samplers import (
     get_sampler,
 )
 from kerasnlp_lite.generation.decode import prepare_prompts
+from kerasnlp_lite.generation.scoring import score_choices
