@@ -3,40 +3,50 @@
 Weights come only from safetensors (never from pickled `pytorch_model.bin`).
 Tensors are mapped by name, every shape is checked, and a missing or
 unexpected tensor is an error naming it. One module per architecture family
-(`hf_bert`, `hf_albert`, `hf_roberta`) holds its name map; `hf_common` the
-shared reading and layout conversions.
+(`hf_bert`, `hf_albert`, `hf_roberta`, `hf_gpt2`) holds its name map and the
+tasks it can build; `hf_common` the shared reading and layout conversions.
 """
 
 import json
 import os
 
-from kerasnlp_lite.checkpoints import hf_albert, hf_bert, hf_roberta
+from kerasnlp_lite.checkpoints import hf_albert, hf_bert, hf_gpt2, hf_roberta
 from kerasnlp_lite.checkpoints.hf_common import CheckpointError, Weights, read_config, read_weights
 
 __all__ = ["CheckpointError", "from_hf", "from_hf_tokenizer"]
 
-TASKS = (None, "masked_lm", "pretraining", "classifier", "embedder")
+TASKS = (None, "masked_lm", "pretraining", "classifier", "embedder", "causal_lm")
+# What an encoder family module builds when it names no TASKS of its own.
+ENCODER_TASKS = (None, "masked_lm", "pretraining", "classifier", "embedder")
 
-# HF `model_type` -> the module with PREFIXES, IGNORE and load(config, weights, task, num_classes).
-FAMILIES = {"bert": hf_bert, "albert": hf_albert, "roberta": hf_roberta}
+# HF `model_type` -> the module with PREFIXES, IGNORE, load(config, weights, task, num_classes)
+# and optionally TASKS (default ENCODER_TASKS).
+FAMILIES = {"bert": hf_bert, "albert": hf_albert, "roberta": hf_roberta, "gpt2": hf_gpt2}
 
 
 def from_hf(path, task=None, num_classes=None):
     """Builds a backbone or task model from a local Hugging Face format directory.
 
     Supported `model_type`s: "bert" (BertBackbone), "albert" (AlbertBackbone),
-    "roberta" (RobertaBackbone).
+    "roberta" (RobertaBackbone), "gpt2" (GPTBackbone with pre-LN blocks and
+    a final LayerNorm).
 
     Args:
         path: folder with `config.json` and `model.safetensors`.
-        task: None (the backbone), "masked_lm", "pretraining" (BERT: MLM +
-            NSP; ALBERT: MLM + sentence order; RoBERTa: MLM alone),
-            "classifier" or "embedder" (mean pooling + L2 norm, as
-            sentence-transformers).
+        task: None (the backbone); for the encoders "masked_lm",
+            "pretraining" (BERT: MLM + NSP; ALBERT: MLM + sentence order;
+            RoBERTa: MLM alone), "classifier" or "embedder" (mean pooling +
+            L2 norm, as sentence-transformers); for GPT-2 "causal_lm"
+            (CausalLM; when the folder has vocab.json + merges.txt, their
+            ByteBPETokenizer is its preprocessor, so `generate` takes strings).
         num_classes: for "classifier" when the config has no labels.
 
     Returns:
         The Keras model, its weights loaded and checked.
+
+    Example:
+    >>> lm = from_hf("gpt2_folder", task="causal_lm")
+    >>> lm.generate("The meaning of life is", max_length=24)
     """
     if task not in TASKS:
         raise ValueError(f"`task` must be one of {TASKS}, got {task!r}.")
@@ -48,12 +58,28 @@ def from_hf(path, task=None, num_classes=None):
             f"Unknown or unsupported architecture model_type={model_type!r} "
             f"(architectures={config.get('architectures')}); supported: {sorted(FAMILIES)}."
         )
+    family_tasks = getattr(family, "TASKS", ENCODER_TASKS)
+    if task not in family_tasks:
+        raise ValueError(f"model_type={model_type!r} supports tasks {family_tasks}, got task={task!r}.")
     weights = Weights(read_weights(path), prefixes=family.PREFIXES)
     model = family.load(config, weights, task, num_classes)
     # Heads the task does not use (an MLM head when loading a backbone) are
     # fine; tensors that nothing could use are reported.
     weights.check_all_used(ignore=family.IGNORE)
+    if task == "causal_lm" and _has_byte_bpe_files(path):
+        # Set after the build: the tokenizer is no layer of the functional graph.
+        model.preprocessor = _byte_bpe_tokenizer(path)
     return model
+
+
+def _has_byte_bpe_files(path):
+    return all(os.path.isfile(os.path.join(path, name)) for name in ("vocab.json", "merges.txt"))
+
+
+def _byte_bpe_tokenizer(path):
+    from kerasnlp_lite import tokenizers
+
+    return tokenizers.ByteBPETokenizer(os.path.join(path, "vocab.json"), os.path.join(path, "merges.txt"))
 
 
 def from_hf_tokenizer(path):
@@ -72,8 +98,8 @@ def from_hf_tokenizer(path):
         return tokenizers.WordPieceTokenizer(
             os.path.join(path, "vocab.txt"), lowercase=tokenizer_config.get("do_lower_case", True)
         )
-    if exists("vocab.json") and exists("merges.txt"):
-        return tokenizers.ByteBPETokenizer(os.path.join(path, "vocab.json"), os.path.join(path, "merges.txt"))
+    if _has_byte_bpe_files(path):
+        return _byte_bpe_tokenizer(path)
     for name in ("spiece.model", "sentencepiece.bpe.model", "tokenizer.model"):
         if exists(name):
             return tokenizers.SentencePieceTokenizer(os.path.join(path, name))

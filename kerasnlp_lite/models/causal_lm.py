@@ -172,4 +172,6 @@ def _check_stop_token_ids(stop_token_ids, vocabulary_size):
 
 def _as_str(value):
     value = value.numpy() if hasattr(value, "numpy") else value
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+    # A continuation can stop inside a multi-byte character (byte-level BPE emits
+    # single bytes): replace invalid bytes with U+FFFD, as HF tokenizers' decode does.
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
