@@ -7,3 +7,11 @@ from kerasnlp_lite.export.tflite import (
     run_tflite,
     tflite_op_names,
 )
+from kerasnlp_lite.export.generation import export_causal_lm
+from kerasnlp_lite.export.runner import LiteRunner
+from kerasnlp_lite.export.api import (
+    TFLiteExportReport,
+    available_signatures,
+    export_saved_model,
+    export_tflite,
+)

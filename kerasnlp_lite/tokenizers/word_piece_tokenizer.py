@@ -235,10 +235,12 @@ class WordPieceTokenizer(Tokenizer):
         ids = tf.where(piece_too_long, tf.constant(self.unknown_token_id, tf.int32), pieces.flat_values)
         ids = tf.boolean_mask(ids, keep)
         piece_sentence = tf.boolean_mask(tf.gather(words.value_rowids(), piece_word), keep)
+        # Counted in int32: TFLite's UNSORTED_SEGMENT_SUM has no int64 kernel
+        # (an int64 sum becomes an unresolved custom op once the lengths are used).
         lengths = tf.math.unsorted_segment_sum(
-            tf.ones_like(piece_sentence), piece_sentence, tf.shape(batch, out_type=piece_sentence.dtype)[0]
+            tf.ones_like(piece_sentence, dtype=tf.int32), piece_sentence, tf.shape(batch, out_type=piece_sentence.dtype)[0]
         )
-        output = tf.RaggedTensor.from_row_lengths(ids, lengths, validate=False)
+        output = tf.RaggedTensor.from_row_lengths(ids, tf.cast(lengths, tf.int64), validate=False)
         if scalar:
             return output.flat_values
         return output

@@ -1,0 +1,58 @@
+"""Child process for `export_causal_lm`: a `.keras` CausalLM (+ tokenizer config) in, `.tflite` out.
+
+One conversion per process: the TFLite converter leaks memory.
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    with open(argv[0]) as f:
+        spec = json.load(f)
+
+    import keras
+
+    # Register every serializable class of the library before loading.
+    import kerasnlp_lite.heads  # noqa: F401
+    import kerasnlp_lite.layers  # noqa: F401
+    import kerasnlp_lite.models  # noqa: F401
+    import kerasnlp_lite.tokenizers  # noqa: F401
+    from kerasnlp_lite.export.generation import build_generation_archive
+    from kerasnlp_lite.export.tflite import FlexOpError, convert_saved_model
+
+    model = keras.saving.load_model(spec["keras_path"], safe_mode=True)
+    tokenizer = None
+    if spec["tokenizer"] is not None:
+        tokenizer = keras.saving.deserialize_keras_object(spec["tokenizer"])
+    archive, signatures = build_generation_archive(
+        model,
+        spec["max_length"],
+        tokenizer=tokenizer,
+        generate_signature=spec["generate_signature"],
+        max_top_k=spec["max_top_k"],
+        max_stop_tokens=spec["max_stop_tokens"],
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        saved_model_dir = os.path.join(tmp, "saved_model")
+        archive.write_out(saved_model_dir, verbose=False)
+        try:
+            content = convert_saved_model(
+                saved_model_dir,
+                signature_keys=signatures,
+                quantize=spec["quantize"],
+                allow_tftext_ops=tokenizer is not None,
+            )
+        except FlexOpError as error:
+            print(f"FlexOpError: {error}", file=sys.stderr)
+            return 3
+    with open(spec["tflite_path"], "wb") as f:
+        f.write(content)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,304 @@
+"""On-device generation bundle: a tiny GPT CausalLM + SentencePiece, exported once per module.
+
+Two conversions in the whole file (float32 and dynamic int8), each in a child process.
+Numbers are printed (run with `-s` to see them).
+"""
+
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasnlp_lite.data.corpora import stdlib_sentences
+from kerasnlp_lite.export.generation import cache_names, export_causal_lm
+from kerasnlp_lite.export.runner import LiteRunner
+from kerasnlp_lite.models.causal_lm import CausalLM
+from kerasnlp_lite.models.gpt.gpt_backbone import GPTBackbone
+from kerasnlp_lite.tokenizers import SentencePieceTokenizer, train_sentencepiece
+
+pytestmark = [pytest.mark.slow, pytest.mark.tflite]
+
+VOCABULARY_SIZE, NUM_LAYERS, NUM_HEADS, HIDDEN_DIM, MAX_LENGTH = 300, 2, 2, 32, 64
+HEAD_DIM = HIDDEN_DIM // NUM_HEADS
+PROMPTS = [
+    "Return",
+    "Return the value of the key.",
+    "Create a new object and raise an error if the file does not exist.",
+    "The default is None, which means the current time is used.",
+]
+
+
+@pytest.fixture(scope="module")
+def lm():
+    sentences = stdlib_sentences(max_sentences=400)
+    tokenizer = SentencePieceTokenizer(train_sentencepiece(sentences, vocabulary_size=VOCABULARY_SIZE))
+    keras.utils.set_random_seed(0)
+    backbone = GPTBackbone(
+        vocabulary_size=VOCABULARY_SIZE,
+        num_layers=NUM_LAYERS,
+        num_heads=NUM_HEADS,
+        hidden_dim=HIDDEN_DIM,
+        intermediate_dim=4 * HIDDEN_DIM,
+        max_sequence_length=MAX_LENGTH,
+        dropout=0.0,
+    )
+    return CausalLM(backbone, preprocessor=tokenizer)
+
+
+@pytest.fixture(scope="module")
+def bundle(lm, tmp_path_factory):
+    path = tmp_path_factory.mktemp("generation") / "causal_lm.tflite"
+    start = time.perf_counter()
+    report = export_causal_lm(lm, path, max_length=MAX_LENGTH)
+    print(f"\nfloat32 export {time.perf_counter() - start:.1f} s, {report['size_bytes']} bytes")
+    return report, LiteRunner(str(path), num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def int8_bundle(lm, tmp_path_factory):
+    path = tmp_path_factory.mktemp("generation_int8") / "causal_lm_int8.tflite"
+    report = export_causal_lm(lm, path, max_length=MAX_LENGTH, quantize="dynamic_int8", check=False)
+    return report, LiteRunner(str(path), num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def float16_bundle(lm, tmp_path_factory):
+    # Signatures only, no tokenizer: the third (and last) conversion of the file, kept small.
+    path = tmp_path_factory.mktemp("generation_fp16") / "causal_lm_fp16.tflite"
+    report = export_causal_lm(lm, path, max_length=MAX_LENGTH, tokenizer=False, quantize="float16", check=False)
+    return report, LiteRunner(str(path), num_threads=1)
+
+
+def _max_diff(a, b):
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+def test_bundle_has_builtins_and_tftext_ops_only(bundle):
+    report, runner = bundle
+    ops = report["ops"]
+    assert not [op for op in ops if op.startswith("Flex")]
+    assert all(op.isupper() or op.startswith("TFText>") for op in ops), ops
+    assert report["custom_ops"] == ["TFText>FastSentencepieceDetokenize", "TFText>FastSentencepieceTokenize"]
+    assert "WHILE" in ops and "DYNAMIC_UPDATE_SLICE" in ops
+    assert sorted(report["signatures"]) == ["decode", "detokenize", "generate", "prefill", "tokenize"]
+    cache = {"shape": [1, NUM_HEADS, MAX_LENGTH, HEAD_DIM], "dtype": "float32"}
+    prefill = report["signatures"]["prefill"]
+    assert prefill["inputs"] == {
+        "token_ids": {"shape": [1, MAX_LENGTH], "dtype": "int32"},
+        "length": {"shape": [1], "dtype": "int32"},
+    }
+    assert prefill["outputs"] == {"logits": {"shape": [1, VOCABULARY_SIZE], "dtype": "float32"}} | {
+        name: cache for name in cache_names(NUM_LAYERS)
+    }
+    decode = report["signatures"]["decode"]
+    assert set(decode["inputs"]) == {"token_id", "cache_index", *cache_names(NUM_LAYERS)}
+    assert decode["outputs"] == prefill["outputs"]
+    assert report["signatures"]["generate"]["outputs"] == {
+        "token_ids": {"shape": [1, MAX_LENGTH], "dtype": "int32"},
+        "length": {"shape": [1], "dtype": "int32"},
+    }
+    assert report["metadata"]["max_length"] == MAX_LENGTH == runner.max_length
+    assert report["size_bytes"] == len(open(report["path"], "rb").read())
+    # The export's own greedy check against CausalLM.generate.
+    check = report["greedy_check"]
+    assert check["equal"] and check["keras"] == check["loop"] == check["generate"], check
+
+
+def test_tokenize_and_detokenize_match_keras(lm, bundle):
+    _, runner = bundle
+    tokenizer = lm.preprocessor
+    for text in PROMPTS + ["", "Ünïcode — ok?"]:
+        ids = runner.tokenize(text)
+        assert ids.dtype == np.int32
+        np.testing.assert_array_equal(ids, tokenizer.tokenize(text).numpy())
+        if ids.size:
+            assert runner.detokenize(ids) == tokenizer.detokenize(tf.constant(ids)).numpy().decode()
+
+
+def test_prefill_and_decode_match_keras(lm, bundle):
+    _, runner = bundle
+    prompt = lm.preprocessor.tokenize(PROMPTS[1]).numpy()
+    n, steps = prompt.size, [7, 42, 199]
+    padded = np.zeros((1, MAX_LENGTH), np.int32)
+    padded[0, :n] = prompt
+    out = runner.run("prefill", token_ids=padded, length=np.array([n], np.int32))
+
+    sequence = np.concatenate([prompt, steps]).astype(np.int32)[None]  # [1, n + 3]
+    full = np.asarray(lm({"token_ids": sequence, "padding_mask": np.ones_like(sequence)}))  # [1, n + 3, V]
+    cached_logits, cache = lm.call_with_cache(prompt[None], lm.backbone.init_cache(1, MAX_LENGTH), 0)
+    diffs = {"prefill_vs_full": _max_diff(out["logits"][0], full[0, n - 1])}
+    diffs["prefill_vs_cached"] = _max_diff(out["logits"][0], np.asarray(cached_logits)[0, -1])
+    # The cache slots of the prompt equal Keras' (later slots hold padding, hidden by the causal mask).
+    keras_caches = dict(zip(cache_names(NUM_LAYERS), [np.asarray(t) for pair in cache for t in pair]))
+    diffs["prefill_cache"] = max(_max_diff(out[k][:, :, :n], v[:, :, :n]) for k, v in keras_caches.items())
+    caches = {name: out[name] for name in cache_names(NUM_LAYERS)}
+    for i, token in enumerate(steps):
+        index = np.array([n + i], np.int32)
+        out = runner.run("decode", token_id=np.array([[token]], np.int32), cache_index=index, **caches)
+        caches = {name: out[name] for name in cache_names(NUM_LAYERS)}
+        diffs[f"decode_{i}"] = _max_diff(out["logits"][0], full[0, n + i])
+    print(f"\nTFLite vs Keras max abs diffs: {diffs}")
+    assert max(diffs.values()) <= 1e-5, diffs
+
+
+def test_greedy_matches_causal_lm_generate(lm, bundle):
+    _, runner = bundle
+    tokenizer = lm.preprocessor
+    total = 40  # one Keras trace for the whole batch: each row is continued up to `total` tokens
+    id_prompts = [tokenizer.tokenize(text).numpy().tolist() for text in PROMPTS]
+    assert len({len(p) for p in id_prompts}) == len(PROMPTS)  # different lengths
+    keras_ids = lm.generate(id_prompts, max_length=total, sampler="greedy")["token_ids"]
+    keras_texts = lm.generate(PROMPTS, max_length=total, sampler="greedy")
+    for prompt, text, expected_ids, expected_text in zip(id_prompts, PROMPTS, keras_ids, keras_texts):
+        new = total - len(prompt)
+        for use_generate_signature in (True, False):
+            ids = runner.generate(prompt, new, use_generate_signature=use_generate_signature)
+            np.testing.assert_array_equal(ids, expected_ids)
+            assert runner.generate(text, new, use_generate_signature=use_generate_signature) == expected_text
+
+
+def test_stop_token_ends_generation(bundle):
+    _, runner = bundle
+    prompt = [5, 11, 17]
+    full = runner.generate(prompt, 30).tolist()
+    generated = full[3:]
+    stop = next(t for i, t in enumerate(generated) if i >= 2 and t not in generated[:i])
+    end = 3 + generated.index(stop) + 1
+    for use_generate_signature in (True, False):
+        ids = runner.generate(prompt, 30, stop_token_ids=[stop, 299], use_generate_signature=use_generate_signature)
+        assert ids.tolist() == full[:end]
+
+
+def test_top_k_is_valid_and_reproducible(bundle):
+    _, runner = bundle
+    prompt, k = [5, 11, 17], 10
+    first = runner.generate(prompt, 20, sampler="top_k", k=k, seed=3)
+    assert first.tolist() == runner.generate(prompt, 20, sampler="top_k", k=k, seed=3).tolist()
+    others = [runner.generate(prompt, 20, sampler="top_k", k=k, seed=s).tolist() for s in (4, 5)]
+    assert any(other != first.tolist() for other in others)
+    # The Python prefill/decode loop mirrors the generate signature's sampler exactly.
+    assert runner.generate(prompt, 20, sampler="top_k", k=k, seed=3, use_generate_signature=False).tolist() == (
+        first.tolist()
+    )
+    # Every sampled token is among the k most probable after its prefix.
+    for t in range(len(prompt), first.size):
+        padded = np.zeros((1, MAX_LENGTH), np.int32)
+        padded[0, :t] = first[:t]
+        logits = runner.run("prefill", token_ids=padded, length=np.array([t], np.int32))["logits"][0]
+        assert first[t] in np.argsort(-logits)[:k]
+    # k=1 is greedy.
+    assert runner.generate(prompt, 20, sampler="top_k", k=1, seed=9).tolist() == runner.generate(prompt, 20).tolist()
+
+
+def test_bad_inputs_give_clear_errors(bundle):
+    _, runner = bundle
+    with pytest.raises(ValueError, match=r"exceeds the exported max_length=64.*re-export with a larger `max_length`"):
+        runner.generate(list(range(1, 61)), 10)
+    with pytest.raises(ValueError, match=r"prompt \(\d+ tokens\) \+ max_new_tokens \(60\)"):
+        runner.generate(PROMPTS[2], 60)
+    with pytest.raises(ValueError, match=r"Unknown signature 'generate_text'.*\['decode', 'detokenize', 'generate'"):
+        runner.run("generate_text", text="hi")
+    with pytest.raises(ValueError, match=r"must be int32 of shape \[1, 64\]"):
+        runner.run("prefill", token_ids=np.zeros((1, 8), np.int32), length=np.array([1], np.int32))
+    caches = {name: np.zeros((1, NUM_HEADS, MAX_LENGTH, HEAD_DIM), np.float32) for name in cache_names(NUM_LAYERS)}
+    with pytest.raises(ValueError, match=r"`cache_index` 64 is outside \[0, 64\)"):
+        runner.run("decode", token_id=np.array([[5]], np.int32), cache_index=np.array([64], np.int32), **caches)
+    with pytest.raises(ValueError, match=r"`k` must be an int in \[1, 40\].*max_top_k"):
+        runner.generate([5], 3, sampler="top_k", k=41)
+    with pytest.raises(ValueError, match="`sampler` must be 'greedy' or 'top_k'"):
+        runner.generate([5], 3, sampler="beam")
+    with pytest.raises(ValueError, match="at most 4 stop tokens"):
+        runner.generate([5], 3, stop_token_ids=[1, 2, 3, 4, 5])
+
+
+def test_bad_export_arguments(lm, tmp_path):
+    path = tmp_path / "unused.tflite"
+    with pytest.raises(ValueError, match="`max_length` must be an int >= 2"):
+        export_causal_lm(lm, path, max_length=1)
+    with pytest.raises(ValueError, match="exceeds the backbone's max_sequence_length=64"):
+        export_causal_lm(lm, path, max_length=65)
+    with pytest.raises(ValueError, match="`quantize` must be one of"):
+        export_causal_lm(lm, path, max_length=16, quantize="int8")
+    with pytest.raises(TypeError, match="must be a CausalLM"):
+        export_causal_lm(lm.backbone, path, max_length=16)
+    assert not path.exists()
+
+
+def _per_token_decode_ms(runner, prompt_length, steps=12, repeats=5):
+    prompt = (np.arange(prompt_length) % (VOCABULARY_SIZE - 1) + 1).astype(np.int32)
+    padded = np.zeros((1, MAX_LENGTH), np.int32)
+    padded[0, :prompt_length] = prompt
+    best = np.inf
+    for _ in range(repeats):
+        out = runner.run("prefill", token_ids=padded, length=np.array([prompt_length], np.int32))
+        caches = {name: out[name] for name in cache_names(NUM_LAYERS)}
+        start = time.perf_counter()
+        for i in range(steps):
+            index = np.array([prompt_length + i], np.int32)
+            out = runner.run("decode", token_id=np.array([[7]], np.int32), cache_index=index, **caches)
+            caches = {name: out[name] for name in cache_names(NUM_LAYERS)}
+        best = min(best, (time.perf_counter() - start) / steps * 1e3)
+    return best
+
+
+def test_decode_latency_is_flat_in_prompt_length(bundle):
+    _, runner = bundle
+    short, long = _per_token_decode_ms(runner, 8), _per_token_decode_ms(runner, 48)
+    # The whole loop in one call: (generate - prefill) / new tokens.
+    timings = {}
+    for length in (8, 48):
+        prompt = list(range(1, length + 1))
+        start = time.perf_counter()
+        runner.generate(prompt, 12)
+        timings[length] = (time.perf_counter() - start) * 1e3 / 12
+    print(f"\ndecode ms/token (1 thread): prompt 8 {short:.3f}, prompt 48 {long:.3f}; "
+          f"generate signature (incl. prefill) ms/token: {timings}")
+    assert long < 2 * short
+
+
+def test_dynamic_int8_bundle(lm, bundle, int8_bundle):
+    report, runner = bundle
+    int8_report, int8_runner = int8_bundle
+    assert not [op for op in int8_report["ops"] if op.startswith("Flex")]
+    assert all(op.isupper() or op.startswith("TFText>") for op in int8_report["ops"])
+    assert int8_report["signatures"] == report["signatures"]
+    agree, total, prompts_equal = 0, 0, 0
+    for text in PROMPTS:
+        prompt = lm.preprocessor.tokenize(text).numpy()
+        new = min(16, MAX_LENGTH - prompt.size)
+        float_ids, int8_ids = runner.generate(prompt, new), int8_runner.generate(prompt, new)
+        assert int8_ids.tolist() == int8_runner.generate(prompt, new, use_generate_signature=False).tolist()
+        assert np.all((int8_ids >= 0) & (int8_ids < VOCABULARY_SIZE))
+        agree += int(np.sum(float_ids[prompt.size :] == int8_ids[prompt.size :]))
+        total += new
+        prompts_equal += int(np.array_equal(float_ids, int8_ids))
+    padded = np.zeros((1, MAX_LENGTH), np.int32)
+    prompt = lm.preprocessor.tokenize(PROMPTS[1]).numpy()
+    padded[0, : prompt.size] = prompt
+    inputs = {"token_ids": padded, "length": np.array([prompt.size], np.int32)}
+    diff = _max_diff(runner.run("prefill", **inputs)["logits"], int8_runner.run("prefill", **inputs)["logits"])
+    print(
+        f"\ndynamic int8: {int8_report['size_bytes']} bytes (float32 {report['size_bytes']}); greedy tokens agreeing "
+        f"{agree}/{total}, prompts identical {prompts_equal}/{len(PROMPTS)}; prefill logits max abs diff {diff:.4f}"
+    )
+    assert int8_report["size_bytes"] < report["size_bytes"]
+    assert diff < 0.5  # a loose sanity bound: quantization noise, not a broken model
+
+
+def test_float16_bundle(lm, bundle, float16_bundle):
+    report, runner = bundle
+    fp16_report, fp16_runner = float16_bundle
+    assert all(op.isupper() for op in fp16_report["ops"]), fp16_report["ops"]  # no tokenizer: builtins only
+    assert sorted(fp16_report["signatures"]) == ["decode", "generate", "prefill"]
+    agree, total = 0, 0
+    for text in PROMPTS:
+        prompt = lm.preprocessor.tokenize(text).numpy()
+        float_ids = runner.generate(prompt, 12)
+        fp16_ids = fp16_runner.generate(prompt, 12)
+        assert fp16_ids.tolist() == fp16_runner.generate(prompt, 12, use_generate_signature=False).tolist()
+        agree += int(np.sum(float_ids[prompt.size :] == fp16_ids[prompt.size :]))
+        total += 12
+    print(f"\nfloat16: {fp16_report['size_bytes']} bytes; greedy tokens agreeing with float32 {agree}/{total}")
+    assert agree > total // 2
