@@ -102,3 +102,14 @@ def test_cached_decoding_example_runs():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "TFLite" in result.stdout
+
+
+def test_export_script_is_the_export_command():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "export", "convert.py"), "--help"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for flag in ("--model", "--format", "--quantize", "--out", "--max-length"):
+        assert flag in result.stdout
