@@ -13,7 +13,6 @@ Usage: python -m kerasnlp_lite.export._export_worker SAVED_MODEL TFLITE
 
 import argparse
 import json
-import pickle
 import sys
 
 
@@ -71,13 +70,25 @@ def convert(saved_model_dir, signature_keys, quantize=None, representative=None,
         ) from error
 
 
+def _read_samples(path):
+    """[(signature_key, {input name: array})] from the parent's npz, in order."""
+    import numpy as np
+
+    samples = {}
+    with np.load(path, allow_pickle=False) as data:
+        for key in data.files:
+            index, signature, name = key.split("|", 2)
+            samples.setdefault(int(index), (signature, {}))[1][name] = data[key]
+    return [samples[i] for i in sorted(samples)]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("saved_model_dir")
     parser.add_argument("tflite_path")
     parser.add_argument("--signatures", required=True, help="comma-separated signature keys")
     parser.add_argument("--quantize", default=None)
-    parser.add_argument("--representative", default=None, help="pickle of [(signature_key, inputs dict)]")
+    parser.add_argument("--representative", default=None, help="npz of the [(signature_key, inputs dict)] samples, keys 'index|signature|input'")
     parser.add_argument("--tftext", action="store_true")
     args = parser.parse_args(argv)
 
@@ -85,8 +96,7 @@ def main(argv=None):
 
     representative = None
     if args.representative:
-        with open(args.representative, "rb") as f:  # written by our parent process
-            representative = pickle.load(f)
+        representative = _read_samples(args.representative)
     error_path = args.tflite_path + ".error.json"
     try:
         content = convert(

@@ -263,6 +263,19 @@ def test_config_and_saving(tmp_path):
     assert loaded(tf.constant(texts)).to_list() == [[5, 6, 7, 9, 8], [1]]
 
 
+def test_without_detokenization_tables(minilm, sentences):
+    lean = WordPieceTokenizer(VOCAB_PATH, support_detokenization=False)
+    batch = sentences[:50]
+    assert lean.tokenize(batch).to_list() == minilm.tokenize(batch).to_list()
+    assert lean.get_config()["support_detokenization"] is False
+    revived = WordPieceTokenizer.from_config(lean.get_config())
+    assert revived.support_detokenization is False
+    with pytest.raises(ValueError, match="support_detokenization=False"):
+        lean.detokenize([5, 6])
+    with pytest.raises(TypeError, match="support_detokenization"):
+        WordPieceTokenizer(SMALL_VOCAB, support_detokenization="no")
+
+
 def test_bad_inputs(minilm):
     with pytest.raises(ValueError, match=r"\[UNK\]"):
         WordPieceTokenizer(["the", "cat"])
