@@ -112,6 +112,7 @@ def export(args, parser):
 
 
 def main(argv=None):
+    _quiet_tensorflow()
     parser = argparse.ArgumentParser(prog="kerasnlp-lite", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     info_parser = sub.add_parser("info", help="print versions, layers, models and tf-text TFLite op status")
@@ -123,6 +124,9 @@ def main(argv=None):
     demo_parser.add_argument("--out", default="kerasnlp_lite_demo", help="output folder (default: %(default)s)")
     demo_parser.add_argument("--steps", type=int, default=600, help="training steps (default: %(default)s)")
     demo_parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    from kerasnlp_lite.training.cli import add_train_parser
+
+    add_train_parser(sub)
     export_parser = sub.add_parser("export", help="export a saved .keras model to TFLite or SavedModel")
     export_parser.add_argument("--model", required=True, help="path of a .keras file (loaded in safe mode)")
     export_parser.add_argument("--format", choices=["tflite", "saved_model"], default="tflite")
@@ -138,7 +142,6 @@ def main(argv=None):
         "sequence_length, else the backbone's max_sequence_length)",
     )
     args = parser.parse_args(argv)
-    _quiet_tensorflow()
 
     if args.command == "info":
         result = info()
@@ -173,6 +176,11 @@ def main(argv=None):
 
     if args.command == "export":
         return export(args, parser)
+
+    if args.command == "train":
+        from kerasnlp_lite.training.cli import run_train
+
+        return run_train(args)
     return 2
 
 

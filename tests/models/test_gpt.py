@@ -88,10 +88,18 @@ def test_matches_keras_hub_gpt2_backbone():
 
 # Sizes of the released checkpoints (HF openai-gpt; GPT-2 124M/355M/774M/1558M).
 PUBLISHED = {"gpt1": 117, "gpt2_small": 124, "gpt2_medium": 355, "gpt2_large": 774, "gpt2_xl": 1558}
+# Ours, for smoke tests and CPU training (no published size): counted by hand from the layout.
+SMALL = {"gpt2_tiny": 6.96}
 
 
-def test_every_preset_has_a_published_size():
-    assert GPTBackbone.presets() == sorted(PUBLISHED)
+def test_every_preset_has_a_published_or_stated_size():
+    assert GPTBackbone.presets() == sorted({**PUBLISHED, **SMALL})
+
+
+def test_small_preset_sizes():
+    for name, millions in SMALL.items():
+        backbone = GPTBackbone.from_preset(name)
+        assert math.isclose(backbone.count_params() / 1e6, millions, rel_tol=0.01), (name, backbone.count_params())
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))

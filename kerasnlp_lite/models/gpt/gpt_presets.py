@@ -18,3 +18,9 @@ GPT_PRESETS = {
     "gpt2_large": dict(_GPT2, num_layers=36, num_heads=20, hidden_dim=1280, intermediate_dim=5120),  # 774M
     "gpt2_xl": dict(_GPT2, num_layers=48, num_heads=25, hidden_dim=1600, intermediate_dim=6400),  # 1558M
 }
+
+# Small presets for smoke tests and CPU training runs (`kerasnlp-lite train --model gpt2_tiny`): the
+# GPT-2 block layout at the width of `bert_tiny` (Turc et al. 2019). With the 50,257 vocabulary:
+# 6.96M parameters, 0.53M of them outside the token table; the train command swaps in the size of its
+# own vocabulary.
+GPT_PRESETS["gpt2_tiny"] = dict(_GPT2, num_layers=2, num_heads=2, hidden_dim=128, intermediate_dim=512)

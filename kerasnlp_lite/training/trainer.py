@@ -1,0 +1,280 @@
+"""The training entry point: Keras `fit` under any `tf.distribute` strategy, resumable.
+
+`train(config)` does, in order: pick the strategy; build the data (static
+shapes); inside `strategy.scope()` build the model from a preset, the AdamW
+optimizer and `compile` (steps_per_execution, jit_compile, mixed precision);
+restore the last checkpoint if there is one and start the data there; `fit`
+with `BackupAndRestore`, `TensorBoard` and the progress bar; save the final
+`.keras` model.
+
+Checkpoints: an *epoch* of `fit` is `checkpoint_every` steps, and
+`BackupAndRestore` saves at each epoch end. It restores weights, optimizer
+state and the epoch; the data position is derived from the epoch (see
+`kerasnlp_lite.training.data`), so a killed run resumes where its last
+checkpoint was taken and, without dropout, ends with the weights of an
+uninterrupted run. Dropout's seed state is not checkpointed by Keras: with
+dropout on, a resumed run trains correctly but not bit-identically.
+"""
+
+import dataclasses
+import json
+import os
+
+import keras
+
+from kerasnlp_lite.models import BertBackbone, BertPretrainer, CausalLM, GPTBackbone
+from kerasnlp_lite.training import data as data_lib
+from kerasnlp_lite.training._keras_compat import multi_worker_fit_workaround
+from kerasnlp_lite.training.optimizers import DECAYS, create_optimizer
+from kerasnlp_lite.training.strategy import STRATEGY_KINDS, get_strategy, is_chief, task_id
+
+DTYPES = ("float32", "mixed_bfloat16", "mixed_float16")
+MODEL_FAMILIES = {"gpt": GPTBackbone, "bert": BertBackbone}
+
+
+def model_family(preset):
+    """"gpt" (causal LM) or "bert" (masked LM) for a preset name."""
+    for family, backbone in MODEL_FAMILIES.items():
+        if preset in backbone.PRESETS:
+            return family
+    names = sorted(n for b in MODEL_FAMILIES.values() for n in b.PRESETS)
+    raise ValueError(f"Unknown model preset {preset!r}; available: {names}.")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """The experiment (kept apart from the model's own config, which is its preset).
+
+    Attributes:
+        model: a GPT preset (causal LM) or a BERT preset (masked LM, no NSP).
+        data: "builtin", the stdlib-docstring corpus with a SentencePiece
+            vocabulary trained on it (the only source so far).
+        steps: optimizer steps of the whole run.
+        global_batch_size: examples per step over all replicas and workers.
+        sequence_length: tokens per example (also the model's position table).
+        vocabulary_size: size of the built-in SentencePiece vocabulary.
+        max_documents: built-in corpus documents used (vocabulary and blocks).
+        learning_rate, warmup_steps, decay, end_learning_rate, weight_decay,
+            global_clipnorm: the AdamW recipe (`create_optimizer`).
+        dropout: None keeps the preset's (0.1); 0.0 for exactly reproducible runs.
+        checkpoint_every: steps between checkpoints (one Keras epoch).
+        steps_per_execution: train steps per `tf.function` call.
+        jit_compile: XLA-compile the train step (one replica, or a TPU).
+        dtype: "float32", "mixed_bfloat16" (TPU, CPU) or "mixed_float16"
+            (GPU; adds dynamic loss scaling).
+        strategy, tpu: see `get_strategy`.
+        seed: weights, example order and masking.
+        out: run directory: `backup/` (checkpoints), `logs/` (TensorBoard),
+            `model.keras`, `tokenizer.model`, `config.json`.
+        verbose: 1 progress bar, 2 one line per epoch, 0 silent.
+    """
+
+    model: str = "gpt2_tiny"
+    data: str = "builtin"
+    steps: int = 500
+    global_batch_size: int = 16
+    sequence_length: int = 64
+    vocabulary_size: int = 1000
+    max_documents: int = 1500
+    learning_rate: float = 1e-3
+    warmup_steps: int = 50
+    decay: str = "cosine"
+    end_learning_rate: float = 0.0
+    weight_decay: float = 0.01
+    global_clipnorm: float = 1.0
+    dropout: float = None
+    checkpoint_every: int = 100
+    steps_per_execution: int = 1
+    jit_compile: bool = False
+    dtype: str = "float32"
+    strategy: str = "auto"
+    tpu: str = None
+    seed: int = 0
+    out: str = "runs/default"
+    verbose: int = 1
+
+    def __post_init__(self):
+        model_family(self.model)
+        if self.data != "builtin":
+            raise ValueError(f"`data` must be 'builtin', got {self.data!r}.")
+        for name in ("steps", "global_batch_size", "sequence_length", "vocabulary_size", "max_documents",
+                     "checkpoint_every", "steps_per_execution"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
+        if self.steps % self.checkpoint_every:
+            raise ValueError(
+                f"`steps`={self.steps} must be a multiple of `checkpoint_every`={self.checkpoint_every} "
+                "(a checkpoint closes each Keras epoch)."
+            )
+        if self.checkpoint_every % self.steps_per_execution:
+            raise ValueError(
+                f"`checkpoint_every`={self.checkpoint_every} must be a multiple of "
+                f"`steps_per_execution`={self.steps_per_execution}."
+            )
+        if not 0 <= self.warmup_steps < self.steps:
+            raise ValueError(f"Need 0 <= warmup_steps < steps, got {self.warmup_steps} and {self.steps}.")
+        if self.decay not in DECAYS:
+            raise ValueError(f"`decay` must be one of {DECAYS}, got {self.decay!r}.")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"`dtype` must be one of {DTYPES}, got {self.dtype!r}.")
+        if self.strategy not in STRATEGY_KINDS:
+            raise ValueError(f"`strategy` must be one of {STRATEGY_KINDS}, got {self.strategy!r}.")
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1), got {self.dropout!r}.")
+        if self.verbose not in (0, 1, 2):
+            raise ValueError(f"`verbose` must be 0, 1 or 2, got {self.verbose!r}.")
+
+    @classmethod
+    def from_json(cls, path, **overrides):
+        """Reads a small JSON file of fields; keyword arguments win over it."""
+        with open(path) as f:
+            values = json.load(f)
+        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"Unknown TrainConfig fields in {path}: {unknown}.")
+        values.update(overrides)
+        return cls(**values)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    model: keras.Model
+    history: dict
+    initial_step: int  # the step the run (re)started at: 0, or the restored checkpoint's
+    strategy: object
+    model_path: str  # None on non-chief workers
+
+
+def _backup_dir(config):
+    # One backup directory per worker: BackupAndRestore workers must not share one.
+    return os.path.join(config.out, "backup", f"worker_{task_id()}")
+
+
+def restored_step(config):
+    """The step the last checkpoint in `out` was taken at (0 when there is none).
+
+    Read from BackupAndRestore's `training_metadata.json` (its `epoch` is the
+    number of finished epochs, and an epoch is `checkpoint_every` steps), so
+    that the data pipeline can start where the restored weights stopped.
+    """
+    path = os.path.join(_backup_dir(config), "training_metadata.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        epoch = json.load(f)["epoch"]
+    return int(epoch) * config.checkpoint_every
+
+
+def _tokenizer(config, family):
+    """The built-in vocabulary, trained once per run directory and reused on resume."""
+    task = "causal_lm" if family == "gpt" else "masked_lm"
+    path = os.path.join(config.out, "tokenizer.model")
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            proto = f.read()
+    else:
+        proto = data_lib.train_builtin_tokenizer(task, config.vocabulary_size, config.max_documents)
+        if is_chief():
+            os.makedirs(config.out, exist_ok=True)
+            _write_atomic(path, proto)
+    return data_lib.load_tokenizer(proto), task
+
+
+def _write_atomic(path, content):
+    temporary = f"{path}.tmp{os.getpid()}"
+    with open(temporary, "wb" if isinstance(content, bytes) else "w") as f:
+        f.write(content)
+    os.replace(temporary, path)
+
+
+def build_model(config, vocabulary_size):
+    """The preset's backbone (vocabulary and length from the data) with its pretraining task."""
+    family = model_family(config.model)
+    overrides = {"vocabulary_size": vocabulary_size, "max_sequence_length": config.sequence_length}
+    if config.dropout is not None:
+        overrides["dropout"] = config.dropout
+    if config.dtype != "float32":
+        overrides["dtype"] = config.dtype
+    backbone = MODEL_FAMILIES[family].from_preset(config.model, **overrides)
+    if family == "gpt":
+        return CausalLM(backbone)
+    return BertPretrainer(backbone, next_sentence=False)
+
+
+def _check_jit(config, strategy):
+    import tensorflow as tf
+
+    on_tpu = isinstance(strategy, tf.distribute.TPUStrategy)
+    if config.jit_compile and strategy.num_replicas_in_sync > 1 and not on_tpu and not tf.config.list_logical_devices("GPU"):
+        # Measured with TF 2.20: XLA has no CPU implementation of the cross-replica collectives.
+        raise ValueError(
+            "jit_compile=True needs one replica on CPU (XLA CPU collectives are not implemented); got "
+            f"{strategy.num_replicas_in_sync} replicas."
+        )
+
+
+def train(config, strategy=None, callbacks=()):
+    """Trains `config.model` on `config.data` for `config.steps` steps; resumes from `config.out`.
+
+    Args:
+        config: a `TrainConfig`.
+        strategy: a `tf.distribute.Strategy` (default: `get_strategy(config.strategy, config.tpu)`).
+        callbacks: extra Keras callbacks.
+
+    Returns:
+        A `TrainResult`.
+    """
+    strategy = strategy or get_strategy(config.strategy, config.tpu)
+    _check_jit(config, strategy)
+    family = model_family(config.model)
+    chief = is_chief()
+    if chief:
+        os.makedirs(config.out, exist_ok=True)
+        _write_atomic(os.path.join(config.out, "config.json"), json.dumps(dataclasses.asdict(config), indent=2))
+    tokenizer, task = _tokenizer(config, family)
+    blocks = data_lib.builtin_blocks(task, tokenizer, config.sequence_length, config.max_documents)
+
+    # Same seed on every worker: same initial weights (MultiWorkerMirroredStrategy also
+    # broadcasts worker 0's initial values) and the same example order.
+    keras.utils.set_random_seed(config.seed)
+    with strategy.scope():
+        model = build_model(config, tokenizer.vocabulary_size)
+        optimizer = create_optimizer(
+            model, config.learning_rate, config.steps, config.warmup_steps, config.decay,
+            end_learning_rate=config.end_learning_rate, weight_decay=config.weight_decay,
+            global_clipnorm=config.global_clipnorm, loss_scale=config.dtype == "mixed_float16",
+        )
+        model.compile(optimizer=optimizer, steps_per_execution=config.steps_per_execution, jit_compile=config.jit_compile)
+
+    start_step = restored_step(config)
+    masking = {}
+    if task == "masked_lm":
+        masking = dict(
+            vocabulary_size=tokenizer.vocabulary_size,
+            mask_token_id=tokenizer.token_to_id("[MASK]"),
+            unselectable_ids=(0, tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")),
+        )
+    dataset = data_lib.training_dataset(
+        blocks, task, config.global_batch_size, config.steps, start_step=start_step, seed=config.seed, **masking
+    )
+    log_dir = os.path.join(config.out, "logs" if chief else f"logs/worker_{task_id()}")
+    all_callbacks = [
+        keras.callbacks.BackupAndRestore(_backup_dir(config), save_freq="epoch"),
+        keras.callbacks.TensorBoard(log_dir, update_freq=config.steps_per_execution),
+        *callbacks,
+    ]
+    with multi_worker_fit_workaround(model, strategy):
+        history = model.fit(
+            dataset,
+            epochs=config.steps // config.checkpoint_every,
+            steps_per_epoch=config.checkpoint_every,
+            callbacks=all_callbacks,
+            shuffle=False,  # the pipeline fixes the order itself (resumable)
+            verbose=config.verbose if chief else 0,
+        )
+    model_path = None
+    if chief:
+        model_path = os.path.join(config.out, "model.keras")
+        model.save(model_path)
+    return TrainResult(model, history.history, start_step, strategy, model_path)
