@@ -166,6 +166,7 @@ def main(argv=None):
         out_dir = args.out or tmp
         os.makedirs(out_dir, exist_ok=True)
         report = {"encoder": encoder_benchmark(out_dir, args.runs)}
+        print(json.dumps(report, indent=2), flush=True)
         if not args.skip_decode:
             report["decode"] = decode_benchmark(out_dir, args.runs)
     print(json.dumps(report, indent=2))

@@ -177,7 +177,7 @@ class LiteRunner:
     @property
     def max_length(self):
         """L, the exported maximum sequence length (prompt + generated)."""
-        self._require("prefill", "generate")
+        self._require("prefill")
         return int(self._signatures["prefill"]["inputs"]["token_ids"]["shape"][1])
 
     def generate(

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from kerasnlp_lite.data.corpora import stdlib_sentences
+from kerasnlp_lite.export.latency import decode_latency_ms
 from kerasnlp_lite.export.generation import cache_names, export_causal_lm
 from kerasnlp_lite.export.runner import LiteRunner
 from kerasnlp_lite.models.causal_lm import CausalLM
@@ -226,21 +227,9 @@ def test_bad_export_arguments(lm, tmp_path):
     assert not path.exists()
 
 
-def _per_token_decode_ms(runner, prompt_length, steps=12, repeats=5):
-    prompt = (np.arange(prompt_length) % (VOCABULARY_SIZE - 1) + 1).astype(np.int32)
-    padded = np.zeros((1, MAX_LENGTH), np.int32)
-    padded[0, :prompt_length] = prompt
-    best = np.inf
-    for _ in range(repeats):
-        out = runner.run("prefill", token_ids=padded, length=np.array([prompt_length], np.int32))
-        caches = {name: out[name] for name in cache_names(NUM_LAYERS)}
-        start = time.perf_counter()
-        for i in range(steps):
-            index = np.array([prompt_length + i], np.int32)
-            out = runner.run("decode", token_id=np.array([[7]], np.int32), cache_index=index, **caches)
-            caches = {name: out[name] for name in cache_names(NUM_LAYERS)}
-        best = min(best, (time.perf_counter() - start) / steps * 1e3)
-    return best
+def _per_token_decode_ms(runner, prompt_length, steps=12):
+    prompt = (np.arange(prompt_length) % (VOCABULARY_SIZE - 1) + 1).tolist()
+    return decode_latency_ms(runner, prompt, steps=steps)
 
 
 def test_decode_latency_is_flat_in_prompt_length(bundle):
@@ -256,6 +245,8 @@ def test_decode_latency_is_flat_in_prompt_length(bundle):
     print(f"\ndecode ms/token (1 thread): prompt 8 {short:.3f}, prompt 48 {long:.3f}; "
           f"generate signature (incl. prefill) ms/token: {timings}")
     assert long < 2 * short
+    with pytest.raises(ValueError, match="exceed the exported max_length"):
+        decode_latency_ms(runner, list(range(1, MAX_LENGTH)), steps=4)
 
 
 def test_dynamic_int8_bundle(lm, bundle, int8_bundle):
