@@ -8,7 +8,7 @@ error with the op and layer names.
 
 Usage: python -m kerasnlp_lite.export._export_worker SAVED_MODEL TFLITE
            --signatures serving_default,classify [--quantize int8]
-           [--representative samples.pkl] [--tftext]
+           [--representative samples.npz] [--tftext]
 """
 
 import argparse
@@ -16,58 +16,17 @@ import json
 import sys
 
 
-def convert(saved_model_dir, signature_keys, quantize=None, representative=None, tftext=False):
+def convert(saved_model_dir, signature_keys, quantize, representative, tftext):
     """TFLite bytes of the given signatures, builtin ops (plus tf-text's custom ops if `tftext`).
 
     Args:
         representative: for "int8", a list of `(signature_key, {input name: numpy array})`.
     """
-    import numpy as np
-    import tensorflow as tf
+    from kerasnlp_lite.export.tflite import convert_saved_model
 
-    from kerasnlp_lite.export.tflite import FlexOpError, _unsupported_ops
-
-    if tftext:
-        import tensorflow_text  # noqa: F401  (registers the TF ops so the SavedModel loads)
-
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=signature_keys)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if tftext:
-        converter.allow_custom_ops = True
-        # Calibration (int8) runs the model in an interpreter, which must know
-        # tf-text's kernels too; TF exposes this only as a private attribute.
-        converter.target_spec._experimental_custom_op_registerers = list(
-            tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS
-        )
-    if quantize is not None:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if quantize == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    elif quantize == "int8":
-        samples = list(representative)
-        if len(signature_keys) == 1:
-            # One signature: the calibrator wants plain input dicts.
-            converter.representative_dataset = lambda: iter(
-                {k: np.asarray(v) for k, v in inputs.items()} for _, inputs in samples
-            )
-        else:
-            converter.representative_dataset = lambda: iter(
-                (key, {k: np.asarray(v) for k, v in inputs.items()}) for key, inputs in samples
-            )
-    try:
-        return converter.convert()
-    except Exception as error:  # the converter raises ConverterError
-        ops, scopes = _unsupported_ops(str(error))
-        if not ops:
-            raise
-        raise FlexOpError(
-            f"TFLite conversion with builtin ops failed: no builtin kernel for TF op(s) {ops}, used in "
-            f"{scopes or 'an unnamed scope'}. LiteRT 2.x cannot run Flex (TF Select) ops: replace the op in that "
-            "layer (common causes: slices of rank > 5 tensors, loop variables without static shapes, ops such as "
-            "cumprod or string ops outside tf-text's TFLite set).",
-            ops=ops,
-            locations=scopes,
-        ) from error
+    return convert_saved_model(
+        saved_model_dir, signature_keys, quantize=quantize, representative_data=representative, allow_tftext_ops=tftext
+    )
 
 
 def _read_samples(path):

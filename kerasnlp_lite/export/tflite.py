@@ -65,7 +65,8 @@ def convert_saved_model(
         saved_model_dir: path of the SavedModel.
         signature_keys: signatures to convert; default all.
         quantize: None, "float16", "dynamic_int8" or "int8".
-        representative_data: for "int8", a list of dicts of numpy inputs.
+        representative_data: for "int8": a list of dicts of numpy inputs (one
+            signature), or of `(signature_key, inputs dict)` pairs (several).
         allow_tftext_ops: allow tf-text's TFLite custom ops (tokenizers).
 
     Raises:
@@ -74,21 +75,38 @@ def convert_saved_model(
     import tensorflow as tf
 
     _check_quantize(quantize, representative_data)
+    if allow_tftext_ops:
+        import tensorflow_text  # registers tf-text's TF ops, so the SavedModel loads
+
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=signature_keys)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if allow_tftext_ops:
         # tf-text kernels (FastWordpieceTokenizer, ...) registered at run time
-        # with tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS.
+        # with tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS. Calibration
+        # (int8) runs the model in an interpreter that must know them too; TF
+        # exposes that only as a private attribute.
         converter.allow_custom_ops = True
+        converter.target_spec._experimental_custom_op_registerers = list(
+            tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS
+        )
     if quantize is not None:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     elif quantize == "int8":
         samples = list(representative_data)
-        converter.representative_dataset = lambda: iter(
-            {k: np.asarray(v) for k, v in sample.items()} for sample in samples
-        )
+
+        def as_arrays(inputs):
+            return {k: np.asarray(v) for k, v in inputs.items()}
+
+        if samples and isinstance(samples[0], tuple):
+            if signature_keys is not None and len(signature_keys) == 1:
+                # One signature: the calibrator wants plain input dicts.
+                converter.representative_dataset = lambda: iter(as_arrays(inputs) for _, inputs in samples)
+            else:
+                converter.representative_dataset = lambda: iter((key, as_arrays(inputs)) for key, inputs in samples)
+        else:
+            converter.representative_dataset = lambda: iter(as_arrays(sample) for sample in samples)
     try:
         content = converter.convert()
     except Exception as error:  # the converter raises ConverterError
@@ -96,9 +114,10 @@ def convert_saved_model(
         if not ops:
             raise
         raise FlexOpError(
-            f"TFLite conversion with builtin ops failed: no builtin kernel for TF op(s) {ops}, "
-            f"used in {scopes or 'an unnamed scope'}. LiteRT 2.x cannot run Flex (TF Select) ops: "
-            "replace the op (common causes: slices of rank > 5 tensors, loop variables without static shapes).",
+            f"TFLite conversion with builtin ops failed: no builtin kernel for TF op(s) {ops}, used in "
+            f"{scopes or 'an unnamed scope'}. LiteRT 2.x cannot run Flex (TF Select) ops: replace the op in that "
+            "layer (common causes: slices of rank > 5 tensors, loop variables without static shapes, ops such as "
+            "cumprod or string ops outside tf-text's TFLite set).",
             ops=ops,
             locations=scopes,
         ) from error
