@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from kerasnlp_lite.utils.validation import check_positive_int, check_rank, check_rate
+from kerasnlp_lite.utils.validation import check_positive_int, check_rank, check_rate, fresh_initializer
 
 
 class _DenseHead(keras.layers.Layer):
@@ -27,7 +27,7 @@ class _DenseHead(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy, name="dropout")
         self.dense = keras.layers.Dense(
-            num_classes, kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy, name="logits"
+            num_classes, kernel_initializer=fresh_initializer(self.kernel_initializer), dtype=self.dtype_policy, name="logits"
         )
 
     def build(self, inputs_shape):

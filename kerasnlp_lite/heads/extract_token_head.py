@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from kerasnlp_lite.utils.validation import check_positive_int, check_rank, check_rate
+from kerasnlp_lite.utils.validation import check_positive_int, check_rank, check_rate, fresh_initializer
 
 COMBINE_MODES = ("sum", "choice")
 
@@ -73,7 +73,7 @@ class ExtractTokenHead(keras.layers.Layer):
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy, name="dropout")
         units = 1 if combine == "choice" else num_classes
         self.dense = keras.layers.Dense(
-            units, kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy, name="logits"
+            units, kernel_initializer=fresh_initializer(self.kernel_initializer), dtype=self.dtype_policy, name="logits"
         )
 
     def build(self, sequence_output_shape, padding_mask_shape=None):

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from kerasnlp_lite.layers.activations import get_activation
-from kerasnlp_lite.utils.validation import check_integer_dtype, check_positive_int, check_rank
+from kerasnlp_lite.utils.validation import check_integer_dtype, check_positive_int, check_rank, fresh_initializer
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -61,7 +61,7 @@ class MaskedLMHead(keras.layers.Layer):
     def build(self, inputs_shape, mask_positions_shape=None):
         width = self.embedding_dim or inputs_shape[-1]
         self.transform = keras.layers.Dense(
-            width, activation=get_activation(self.activation), kernel_initializer=self.kernel_initializer,
+            width, activation=get_activation(self.activation), kernel_initializer=fresh_initializer(self.kernel_initializer),
             dtype=self.dtype_policy, name="transform",
         )
         self.transform.build(inputs_shape)
@@ -71,7 +71,7 @@ class MaskedLMHead(keras.layers.Layer):
         self.layer_norm.build(tuple(inputs_shape[:-1]) + (width,))
         if self.token_embedding is None:
             self.decoder_kernel = self.add_weight(
-                name="decoder_kernel", shape=(width, self.vocabulary_size), initializer=self.kernel_initializer
+                name="decoder_kernel", shape=(width, self.vocabulary_size), initializer=fresh_initializer(self.kernel_initializer)
             )
         self.output_bias = self.add_weight(name="output_bias", shape=(self.vocabulary_size,), initializer="zeros")
         self.built = True

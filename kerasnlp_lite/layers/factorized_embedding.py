@@ -3,7 +3,7 @@
 import keras
 
 from kerasnlp_lite.layers.token_embedding import TokenEmbedding
-from kerasnlp_lite.utils.validation import check_float_dtype, check_last_dim, check_positive_int
+from kerasnlp_lite.utils.validation import check_float_dtype, check_last_dim, check_positive_int, fresh_initializer
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -62,7 +62,7 @@ class FactorizedEmbedding(keras.layers.Layer):
         )
         # ALBERT's `embedding_projection` (KerasHub, Model Garden): a Dense with a bias.
         self.projection = keras.layers.Dense(
-            hidden_dim, kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy, name="projection"
+            hidden_dim, kernel_initializer=fresh_initializer(self.kernel_initializer), dtype=self.dtype_policy, name="projection"
         )
 
     def build(self, token_ids_shape=None):

@@ -3,7 +3,7 @@
 import keras
 
 from kerasnlp_lite.layers.activations import get_activation
-from kerasnlp_lite.utils.validation import check_float_dtype, check_positive_int, check_rank, check_rate, output_initializer
+from kerasnlp_lite.utils.validation import check_float_dtype, check_positive_int, check_rank, check_rate, output_initializer, fresh_initializer
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -73,7 +73,7 @@ class FeedForward(keras.layers.Layer):
             intermediate_dim,
             activation=get_activation(activation),
             use_bias=use_bias,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=fresh_initializer(self.kernel_initializer),
             bias_initializer=self.bias_initializer,
             dtype=self.dtype_policy,
             name="intermediate_dense",
@@ -84,7 +84,7 @@ class FeedForward(keras.layers.Layer):
         self.output_dense = keras.layers.Dense(
             self.output_dim or inputs_shape[-1],
             use_bias=self.use_bias,
-            kernel_initializer=self.output_kernel_initializer,
+            kernel_initializer=fresh_initializer(self.output_kernel_initializer),
             bias_initializer=self.bias_initializer,
             dtype=self.dtype_policy,
             name="output_dense",

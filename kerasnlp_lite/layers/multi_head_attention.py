@@ -11,7 +11,7 @@ from kerasnlp_lite.layers.attention import scaled_dot_product_attention
 from kerasnlp_lite.layers.masks import _as_bool_mask, causal_mask, merge_masks
 from kerasnlp_lite.layers.relative_position_embedding import RelativePositionEmbedding
 from kerasnlp_lite.layers.rotary_embedding import RotaryEmbedding
-from kerasnlp_lite.utils.validation import check_float_dtype, check_positive_int, check_rank, check_rate, output_initializer
+from kerasnlp_lite.utils.validation import check_float_dtype, check_positive_int, check_rank, check_rate, output_initializer, fresh_initializer
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -106,7 +106,7 @@ class MultiHeadAttention(keras.layers.Layer):
         n, h, v = self.num_heads, self._key_dim, self._value_dim
 
         def dense(name, in_dim, head_dim, initializer):
-            kernel = self.add_weight(name=f"{name}_kernel", shape=(in_dim, n, head_dim), initializer=initializer)
+            kernel = self.add_weight(name=f"{name}_kernel", shape=(in_dim, n, head_dim), initializer=fresh_initializer(initializer))
             bias = (
                 self.add_weight(name=f"{name}_bias", shape=(n, head_dim), initializer=self.bias_initializer)
                 if self.use_bias
@@ -118,7 +118,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self.key_kernel, self.key_bias = dense("key", key_dim_in, h, self.kernel_initializer)
         self.value_kernel, self.value_bias = dense("value", value_dim_in, v, self.kernel_initializer)
         self.output_kernel = self.add_weight(
-            name="output_kernel", shape=(n, v, self._output_dim), initializer=self.output_kernel_initializer
+            name="output_kernel", shape=(n, v, self._output_dim), initializer=fresh_initializer(self.output_kernel_initializer)
         )
         self.output_bias = (
             self.add_weight(name="output_bias", shape=(self._output_dim,), initializer=self.bias_initializer)

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from kerasnlp_lite.utils.validation import check_positive_int, check_rank, check_static_position_range
+from kerasnlp_lite.utils.validation import check_positive_int, check_rank, check_static_position_range, fresh_initializer
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -32,7 +32,7 @@ class PositionEmbedding(keras.layers.Layer):
 
     def build(self, inputs_shape):
         self.embeddings = self.add_weight(
-            name="embeddings", shape=(self.max_sequence_length, inputs_shape[-1]), initializer=self.initializer
+            name="embeddings", shape=(self.max_sequence_length, inputs_shape[-1]), initializer=fresh_initializer(self.initializer)
         )
         self.built = True
 

@@ -8,7 +8,7 @@ import math
 import keras
 from keras import ops
 
-from kerasnlp_lite.utils.validation import check_positive_int, check_rank
+from kerasnlp_lite.utils.validation import check_positive_int, check_rank, fresh_initializer
 
 
 def _check_bucket_args(bidirectional, num_buckets, max_distance):
@@ -126,7 +126,7 @@ class RelativePositionBias(keras.layers.Layer):
 
     def build(self, inputs_shape=None):
         self.embeddings = self.add_weight(
-            name="embeddings", shape=(self.num_buckets, self.num_heads), initializer=self.embeddings_initializer
+            name="embeddings", shape=(self.num_buckets, self.num_heads), initializer=fresh_initializer(self.embeddings_initializer)
         )
         self.built = True
 

@@ -6,7 +6,7 @@ https://arxiv.org/abs/1803.02155
 import keras
 from keras import ops
 
-from kerasnlp_lite.utils.validation import check_positive_int, check_rank
+from kerasnlp_lite.utils.validation import check_positive_int, check_rank, fresh_initializer
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -46,7 +46,7 @@ class RelativePositionEmbedding(keras.layers.Layer):
         self.embeddings = self.add_weight(
             name="embeddings",
             shape=(2 * self.max_distance + 1, query_shape[-1]),
-            initializer=self.embeddings_initializer,
+            initializer=fresh_initializer(self.embeddings_initializer),
         )
         self.built = True
 

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from kerasnlp_lite.utils.validation import check_float_dtype, check_integer_dtype, check_positive_int
+from kerasnlp_lite.utils.validation import check_float_dtype, check_integer_dtype, check_positive_int, fresh_initializer
 
 
 def check_ids_in_range(ids, size, name):
@@ -61,7 +61,7 @@ class TokenEmbedding(keras.layers.Layer):
 
     def build(self, token_ids_shape=None):
         self.embeddings = self.add_weight(
-            name="embeddings", shape=(self.vocabulary_size, self.hidden_dim), initializer=self.embeddings_initializer
+            name="embeddings", shape=(self.vocabulary_size, self.hidden_dim), initializer=fresh_initializer(self.embeddings_initializer)
         )
         self.built = True
 

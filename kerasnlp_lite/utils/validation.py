@@ -84,3 +84,19 @@ def output_initializer(output_kernel_initializer, kernel_initializer):
     return keras.initializers.get(
         output_kernel_initializer if output_kernel_initializer is not None else kernel_initializer
     )
+
+
+def fresh_initializer(initializer):
+    """A new instance of `initializer` for one weight, drawing its own random values.
+
+    A Keras 3 random initializer created without a seed fixes one at
+    construction, so the same instance gives the same values on every call:
+    shared by the query, key and value kernels it would make them identical,
+    and shared by tables of other shapes it would make their first values
+    equal. Each weight gets its own copy (as KerasHub's `clone_initializer`);
+    an initializer the user seeded explicitly is kept as is.
+    """
+    initializer = keras.initializers.get(initializer)
+    if getattr(initializer, "_init_seed", "seeded") is None:
+        return initializer.__class__.from_config(initializer.get_config())
+    return initializer
