@@ -26,3 +26,6 @@ from kerasnlp_lite.models.perplexity import Perplexity
 from kerasnlp_lite.models.gpt.gpt_classifier import GPTClassifier
 
 AVAILABLE_MODELS += ["GPTBackbone", "CausalLM", "GPTClassifier"]
+from kerasnlp_lite.models.rnn import BiLanguageModel, RNNEncoder, RNNSeq2Seq, ScalarMix, SequenceAttention, Word2Vec
+
+AVAILABLE_MODELS += ["Word2Vec", "BiLanguageModel", "RNNEncoder", "RNNSeq2Seq"]

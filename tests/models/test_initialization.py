@@ -17,8 +17,21 @@ SMALL = dict(vocabulary_size=64, num_layers=2, num_heads=2, hidden_dim=16, inter
 
 
 def _random_weights(model):
-    """Flattened values of the weights that are not constant (LayerNorm ones, zero biases)."""
-    return {w.path: np.asarray(w.numpy()).reshape(-1) for w in model.weights if np.ptp(w.numpy()) > 0}
+    """Flattened values of the random weights (not biases, which start constant or as LSTM's 0/1 pattern)."""
+    return {
+        w.path: np.asarray(w.numpy()).reshape(-1)
+        for w in model.weights
+        if np.ptp(w.numpy()) > 0 and not w.path.endswith("bias")
+    }
+
+
+def _rnn_encoder_and_attention():
+    from kerasnlp_lite.models.rnn import RNNEncoder, SequenceAttention
+
+    inputs = keras.Input((5, 8))
+    states, _ = RNNEncoder(cell="lstm", units=8, num_layers=2, bidirectional=True)(inputs)
+    context = SequenceAttention(score="additive", units=16)(states[:, :1], states)
+    return keras.Model(inputs, context)
 
 
 @pytest.mark.parametrize(
@@ -29,8 +42,9 @@ def _random_weights(model):
         lambda: RobertaBackbone(**SMALL),
         lambda: GPTBackbone(**SMALL),
         lambda: TextClassifier(BertBackbone(**SMALL), num_classes=3),
+        _rnn_encoder_and_attention,
     ],
-    ids=["bert", "albert", "roberta", "gpt", "classifier"],
+    ids=["bert", "albert", "roberta", "gpt", "classifier", "rnn"],
 )
 def test_no_two_weights_share_their_first_random_values(build):
     keras.utils.set_random_seed(0)
