@@ -20,14 +20,13 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from kerasnlp_lite.data.causal_lm import causal_lm_examples
 from kerasnlp_lite.data.corpora import stdlib_corpus
 from kerasnlp_lite.export import LiteRunner, export_causal_lm
 from kerasnlp_lite.export.latency import decode_latency_ms
 from kerasnlp_lite.models import CausalLM, GPTBackbone
-from kerasnlp_lite.tokenizers import SentencePieceTokenizer, train_sentencepiece
+from kerasnlp_lite.tokenizers import SentencePieceTokenizer
+from kerasnlp_lite.training.data import builtin_blocks, example_order, train_builtin_tokenizer
 from kerasnlp_lite.utils.plot import save_line_plot
 
 VOCABULARY_DOCUMENTS, VOCABULARY_SIZE = 1500, 1024
@@ -66,14 +65,9 @@ def run_demo(out_dir="kerasnlp_lite_demo", steps=600, train_documents=80, seed=0
     say = print if verbose else (lambda *args, **kwargs: None)
 
     say(f"[1/4] SentencePiece vocabulary ({VOCABULARY_SIZE} pieces) on the built-in corpus")
-    documents = stdlib_corpus(max_documents=VOCABULARY_DOCUMENTS)
-    proto = train_sentencepiece([s for doc in documents for s in doc], VOCABULARY_SIZE, model_type="unigram")
-    tokenizer = SentencePieceTokenizer(proto)
-    texts = [" ".join(doc) for doc in documents[:train_documents]]
-    packed = causal_lm_examples(
-        tokenizer.tokenize(tf.constant(texts)), SEQUENCE_LENGTH, eos_id=tokenizer.eos_token_id, pad_last_block=False
-    )
-    blocks = {k: v.numpy() for k, v in packed.items() if k != "remainder"}
+    tokenizer = SentencePieceTokenizer(train_builtin_tokenizer("causal_lm", VOCABULARY_SIZE, VOCABULARY_DOCUMENTS))
+    texts = [" ".join(doc) for doc in stdlib_corpus(max_documents=train_documents)]
+    blocks = builtin_blocks("causal_lm", tokenizer, SEQUENCE_LENGTH, train_documents)
     num_blocks = len(blocks["token_ids"])
 
     say(f"[2/4] Training a tiny GPT ({train_documents} documents, {num_blocks} blocks of {SEQUENCE_LENGTH} tokens, "
@@ -83,10 +77,8 @@ def run_demo(out_dir="kerasnlp_lite_demo", steps=600, train_documents=80, seed=0
         preprocessor=tokenizer,
     )
     lm.compile(optimizer=keras.optimizers.Adam(_schedule(steps, 2e-3), beta_2=0.99, global_clipnorm=1.0))
-    rng = np.random.default_rng(seed)
-    order = np.concatenate([rng.permutation(num_blocks) for _ in range(-(-steps * BATCH // num_blocks))])
-    order = order[: steps * BATCH]
-    inputs = {"token_ids": blocks["token_ids"][order], "padding_mask": blocks["padding_mask"][order].astype("int32")}
+    order = example_order(num_blocks, steps * BATCH, seed)  # the blocks reshuffled pass after pass
+    inputs = {"token_ids": blocks["token_ids"][order], "padding_mask": blocks["padding_mask"][order]}
     losses = _BatchLosses()
     start = time.time()
     epochs = 4

@@ -1,10 +1,10 @@
 """Training sanity: a tiny GPT memorizes a few documents of the built-in corpus.
 
 A unigram SentencePiece vocabulary is trained on the corpus, a small subset
-of documents is tokenized and packed into causal-LM blocks
-(`causal_lm_examples`), and a tiny `CausalLM` is fit on those blocks for 300
-optimizer steps, about 70 passes over them, so that greedy decoding is
-expected to reproduce them.
+of documents is tokenized and packed into causal-LM blocks (the `train`
+command's `builtin_blocks`, on `causal_lm_examples`), and a tiny `CausalLM`
+is fit on those blocks for 300 optimizer steps, about 70 passes over them,
+so that greedy decoding is expected to reproduce them.
 
 The loss is measured on the fixed set of training blocks (`evaluate`, no
 dropout), before and after: this is a memorization test, and on held-out
@@ -18,12 +18,11 @@ held-out loss went 6.25 -> 4.27 (-32%) and greedy decoding reproduced nothing.
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from kerasnlp_lite.data.causal_lm import causal_lm_examples
 from kerasnlp_lite.data.corpora import stdlib_corpus
 from kerasnlp_lite.models import CausalLM, GPTBackbone
-from kerasnlp_lite.tokenizers import SentencePieceTokenizer, train_sentencepiece
+from kerasnlp_lite.tokenizers import SentencePieceTokenizer
+from kerasnlp_lite.training.data import builtin_blocks, example_order, train_builtin_tokenizer
 
 pytestmark = pytest.mark.slow
 
@@ -40,15 +39,10 @@ def _inputs(blocks):
 @pytest.fixture(scope="module")
 def trained():
     keras.utils.set_random_seed(0)
-    documents = stdlib_corpus(max_documents=VOCABULARY_DOCUMENTS)
-    proto = train_sentencepiece([s for doc in documents for s in doc], VOCABULARY_SIZE, model_type="unigram")
-    tokenizer = SentencePieceTokenizer(proto)
-    texts = [" ".join(doc) for doc in documents[:TRAIN_DOCUMENTS]]
+    tokenizer = SentencePieceTokenizer(train_builtin_tokenizer("causal_lm", VOCABULARY_SIZE, VOCABULARY_DOCUMENTS))
+    texts = [" ".join(doc) for doc in stdlib_corpus(max_documents=TRAIN_DOCUMENTS)]
     # Full blocks only (no padding), each document followed by </s>.
-    packed = causal_lm_examples(
-        tokenizer.tokenize(tf.constant(texts)), SEQUENCE_LENGTH, eos_id=tokenizer.eos_token_id, pad_last_block=False
-    )
-    blocks = {k: v.numpy() for k, v in packed.items() if k != "remainder"}
+    blocks = builtin_blocks("causal_lm", tokenizer, SEQUENCE_LENGTH, TRAIN_DOCUMENTS)
     num_blocks = len(blocks["token_ids"])
     assert num_blocks >= 32  # 68 with this Python's corpus
 
@@ -71,9 +65,7 @@ def trained():
 
     before = loss()
     # Exactly STEPS batches in one epoch: the blocks reshuffled pass after pass.
-    rng = np.random.default_rng(0)
-    order = np.concatenate([rng.permutation(num_blocks) for _ in range(-(-STEPS * BATCH // num_blocks))])
-    order = order[: STEPS * BATCH]
+    order = example_order(num_blocks, STEPS * BATCH, seed=0)
     lm.fit(_inputs({k: v[order] for k, v in blocks.items()}), blocks["labels"][order], batch_size=BATCH, verbose=0)
     assert int(lm.optimizer.iterations) == STEPS
     return dict(lm=lm, tokenizer=tokenizer, texts=texts, blocks=blocks, before=before, after=loss())
