@@ -20,6 +20,7 @@ import numpy as np
 
 from kerasnlp_lite.export.generation import WH_MODULI, WH_MULTIPLIERS, cache_names, read_metadata
 from kerasnlp_lite.export.tflite import FlexOpError, make_interpreter, tflite_op_names
+from kerasnlp_lite.generation.decode import as_text, check_stop_token_ids
 
 _DTYPE_KINDS = {"i": "integer", "u": "integer", "f": "float", "b": "bool", "S": "string", "O": "string", "U": "string"}
 
@@ -171,7 +172,7 @@ class LiteRunner:
     def detokenize(self, token_ids):
         """int ids `[T]` -> str through the file's `detokenize` signature."""
         text = self.run("detokenize", token_ids=np.asarray(token_ids, np.int32).reshape(-1))["text"]
-        return _as_str(text)
+        return as_text(text)
 
     # --- generation -----------------------------------------------------------
     @property
@@ -231,7 +232,7 @@ class LiteRunner:
                 "or re-export with a larger `max_length`."
             )
         top_k = self._check_sampler(sampler, k, temperature, seed, use_generate_signature)
-        stops = _check_stops(stop_token_ids)
+        stops = check_stop_token_ids(stop_token_ids)
         if use_generate_signature:
             ids = self._generate_signature(prompt, max_new_tokens, top_k, temperature, seed, stops)
         else:
@@ -343,19 +344,3 @@ class LiteRunner:
 
 def _describe(spec):
     return ", ".join(f"{name}: {value['dtype']} {value['shape']}" for name, value in sorted(spec.items()))
-
-
-def _check_stops(stop_token_ids):
-    if stop_token_ids is None:
-        return ()
-    if isinstance(stop_token_ids, (int, np.integer)) and not isinstance(stop_token_ids, bool):
-        stop_token_ids = (stop_token_ids,)
-    stops = tuple(stop_token_ids)
-    if any(isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0 for t in stops):
-        raise ValueError(f"`stop_token_ids` must be non-negative int ids, got {stop_token_ids!r}.")
-    return tuple(int(t) for t in stops)
-
-
-def _as_str(value):
-    value = value.item() if isinstance(value, np.ndarray) else value
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)

@@ -75,6 +75,41 @@ def prepare_prompts(prompts, padding_mask=None):
     return token_ids[:, :width], mask[:, :width]
 
 
+def check_stop_token_ids(stop_token_ids, vocabulary_size=None):
+    """`stop_token_ids` (None, one id, or a sequence) -> a tuple of ints, checked.
+
+    Args:
+        stop_token_ids: the ids that end a row.
+        vocabulary_size: when given, every id must be in [0, vocabulary_size);
+            otherwise only non-negative.
+    """
+    if stop_token_ids is None:
+        return ()
+    if isinstance(stop_token_ids, (int, np.integer)) and not isinstance(stop_token_ids, bool):
+        stop_token_ids = (stop_token_ids,)
+    ids = tuple(stop_token_ids)
+    for token in ids:
+        if isinstance(token, bool) or not isinstance(token, (int, np.integer)):
+            valid = False
+        else:
+            valid = 0 <= token < vocabulary_size if vocabulary_size is not None else token >= 0
+        if not valid:
+            expected = f"ids in [0, {vocabulary_size})" if vocabulary_size is not None else "non-negative int ids"
+            raise ValueError(f"`stop_token_ids` must be {expected}, got {stop_token_ids!r}.")
+    return tuple(int(t) for t in ids)
+
+
+def as_text(value):
+    """A detokenizer's output (bytes, a scalar tensor or numpy array) -> str.
+
+    A continuation can stop inside a multi-byte character (byte-level BPE emits
+    single bytes): invalid bytes become U+FFFD, as HF tokenizers' decode does.
+    """
+    value = value.numpy() if hasattr(value, "numpy") else value
+    value = value.item() if isinstance(value, np.ndarray) else value
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+
+
 def check_generation_lengths(max_length, prompt_width, max_sequence_length):
     if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)):
         raise ValueError(f"`max_length` must be an int, got {max_length!r}.")

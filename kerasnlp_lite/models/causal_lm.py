@@ -5,7 +5,13 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from kerasnlp_lite.generation.decode import build_generate_function, check_generation_lengths, prepare_prompts
+from kerasnlp_lite.generation.decode import (
+    as_text,
+    build_generate_function,
+    check_generation_lengths,
+    check_stop_token_ids,
+    prepare_prompts,
+)
 from kerasnlp_lite.generation.samplers import get_sampler
 from kerasnlp_lite.heads.causal_lm_head import CausalLMHead
 from kerasnlp_lite.models.perplexity import Perplexity
@@ -121,7 +127,7 @@ class CausalLM(Task):
         """
         sampler = get_sampler(sampler, **sampler_kwargs)
         sampler.check_vocabulary_size(self.backbone.vocabulary_size)
-        stop_token_ids = _check_stop_token_ids(stop_token_ids, self.backbone.vocabulary_size)
+        stop_token_ids = check_stop_token_ids(stop_token_ids, self.backbone.vocabulary_size)
         single_text = isinstance(prompts, (str, bytes))
         is_text = _is_text(prompts)
         if is_text:
@@ -146,7 +152,7 @@ class CausalLM(Task):
             [t for t, real in zip(ids, row_mask) if real and t not in stop_token_ids]
             for ids, row_mask in zip(outputs["token_ids"].tolist(), outputs["padding_mask"].tolist())
         ]
-        texts = [_as_str(tokenizer.detokenize(tf.constant(row, tf.int32))) for row in rows]
+        texts = [as_text(tokenizer.detokenize(tf.constant(row, tf.int32))) for row in rows]
         return texts[0] if single_text else texts
 
     def _tokenizer(self):
@@ -156,22 +162,3 @@ class CausalLM(Task):
         if not hasattr(tokenizer, "tokenize") or not hasattr(tokenizer, "detokenize"):
             raise ValueError(f"The preprocessor {self.preprocessor!r} has no tokenizer with tokenize/detokenize.")
         return tokenizer
-
-
-def _check_stop_token_ids(stop_token_ids, vocabulary_size):
-    if stop_token_ids is None:
-        return ()
-    if isinstance(stop_token_ids, (int, np.integer)) and not isinstance(stop_token_ids, bool):
-        stop_token_ids = (stop_token_ids,)
-    ids = tuple(stop_token_ids)
-    for token in ids:
-        if isinstance(token, bool) or not isinstance(token, (int, np.integer)) or not 0 <= token < vocabulary_size:
-            raise ValueError(f"`stop_token_ids` must be ids in [0, {vocabulary_size}), got {stop_token_ids!r}.")
-    return tuple(int(t) for t in ids)
-
-
-def _as_str(value):
-    value = value.numpy() if hasattr(value, "numpy") else value
-    # A continuation can stop inside a multi-byte character (byte-level BPE emits
-    # single bytes): replace invalid bytes with U+FFFD, as HF tokenizers' decode does.
-    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
