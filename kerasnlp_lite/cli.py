@@ -78,16 +78,11 @@ def export(args, parser):
         parser.error(f"--model must be an existing .keras file, got {args.model!r}")
     if args.max_length is not None and args.max_length < 1:
         parser.error("--max-length must be >= 1")
-    import keras
-
-    import kerasnlp_lite.heads  # noqa: F401  (register every serializable class before loading)
-    import kerasnlp_lite.layers  # noqa: F401
-    import kerasnlp_lite.models  # noqa: F401
-    import kerasnlp_lite.tokenizers  # noqa: F401
     from kerasnlp_lite.export import export_saved_model, export_tflite
     from kerasnlp_lite.models import CausalLM
+    from kerasnlp_lite.saving import load_model
 
-    model = keras.saving.load_model(args.model, safe_mode=True)
+    model = load_model(args.model)
     os.makedirs(args.out, exist_ok=True)
     name = os.path.splitext(os.path.basename(args.model))[0]
     if args.format == "saved_model":

@@ -11,16 +11,10 @@ def main(argv=None):
     parser.add_argument("--quantize", default=None)
     args = parser.parse_args(argv)
 
-    import keras
-
-    # Register every serializable class of the library before loading.
-    import kerasnlp_lite.heads  # noqa: F401
-    import kerasnlp_lite.layers  # noqa: F401
-    import kerasnlp_lite.models  # noqa: F401
-    import kerasnlp_lite.tokenizers  # noqa: F401
     from kerasnlp_lite.export.tflite import FlexOpError, convert_keras_model
+    from kerasnlp_lite.saving import load_model  # registers every library class first
 
-    model = keras.saving.load_model(args.keras_path, safe_mode=True)
+    model = load_model(args.keras_path)
     try:
         content = convert_keras_model(model, quantize=args.quantize)
     except FlexOpError as error:

@@ -16,15 +16,11 @@ def main(argv=None):
 
     import keras
 
-    # Register every serializable class of the library before loading.
-    import kerasnlp_lite.heads  # noqa: F401
-    import kerasnlp_lite.layers  # noqa: F401
-    import kerasnlp_lite.models  # noqa: F401
-    import kerasnlp_lite.tokenizers  # noqa: F401
     from kerasnlp_lite.export.generation import build_generation_archive
     from kerasnlp_lite.export.tflite import FlexOpError, convert_saved_model
+    from kerasnlp_lite.saving import load_model  # registers every library class first
 
-    model = keras.saving.load_model(spec["keras_path"], safe_mode=True)
+    model = load_model(spec["keras_path"])
     tokenizer = None
     if spec["tokenizer"] is not None:
         tokenizer = keras.saving.deserialize_keras_object(spec["tokenizer"])

@@ -54,6 +54,14 @@ def test_train_command_writes_model_logs_and_resumable_checkpoints(tmp_path):
 
     model = keras.saving.load_model(str(out / "model.keras"))
     assert int(model.optimizer.iterations.numpy()) == 4
+    # A fresh process that imports nothing but `kerasnlp_lite.saving` (as the export command and its
+    # converter children do) finds the training optimizer and schedule of the saved compile config.
+    code, output = run_process(
+        [sys.executable, "-c", "import sys; from kerasnlp_lite.saving import load_model; "
+         "print(int(load_model(sys.argv[1]).optimizer.iterations.numpy()))", str(out / "model.keras")],
+        timeout=240,
+    )
+    assert code == 0 and output.strip().splitlines()[-1] == "4", output[-3000:]
     assert os.listdir(out / "logs" / "train")  # TensorBoard event file
     assert json.loads((out / "config.json").read_text())["steps"] == 4
     assert not (out / "backup" / "worker_0").exists()  # BackupAndRestore deletes its backup after a finished run
