@@ -32,3 +32,4 @@ from kerasnlp_lite.data.word2vec import (
     skipgram_pairs,
     subsampling_keep_probabilities,
 )
+from kerasnlp_lite.data.seq2seq import seq2seq_examples, synthetic_seq2seq_examples

@@ -285,3 +285,65 @@ def build_generate_function(model, max_length, sampler, stop_token_ids, pad_id, 
         return {"token_ids": ids, "padding_mask": mask}
 
     return generate
+
+
+class _Seq2SeqSteps(_Steps):
+    """Next-token logits of an encoder-decoder: the encoder runs once in `prefill`.
+
+    Cached: the state is the backbone's decoding cache (self-attention K/V,
+    the cross-attention keys/values of the encoder output, computed once, and
+    the encoder padding mask). Uncached: the state is the encoder output and
+    mask, and every step reruns the decoder over the whole prefix. Beam search
+    repeats and reorders the state like any other.
+    """
+
+    def __init__(self, model, max_length, use_cache, jit_compile, encoder_token_ids, encoder_padding_mask):
+        super().__init__(model, max_length, use_cache, jit_compile)
+        self.encoder_token_ids = encoder_token_ids
+        self.encoder_padding_mask = encoder_padding_mask
+
+    def _decode_full(self, token_ids, state):
+        return self.backbone.decode(
+            token_ids, tf.ones_like(token_ids), state["encoder_output"], state["encoder_padding_mask"]
+        )
+
+    def prefill(self, token_ids, start, batch_size):
+        encoder_output = self.backbone.encode(self.encoder_token_ids, self.encoder_padding_mask)
+        mask = tf.cast(self.encoder_padding_mask, tf.int32)
+        if not self.use_cache:
+            state = {"encoder_output": encoder_output, "encoder_padding_mask": mask}
+            hidden = self._decode_full(token_ids, state)
+            return self.model.compute_logits(tf.gather(hidden, start - 1, axis=1)), state
+        cache = self.backbone.init_cache(encoder_output, mask, self.max_length)
+        hidden, cache = self.backbone.call_with_cache(token_ids, cache, 0)
+        return self.model.compute_logits(tf.gather(hidden, start - 1, axis=1)), cache
+
+    def advance(self, state, buffer, token, i):
+        if not self.use_cache:
+            if self.jit_compile:
+                hidden = tf.gather(self._decode_full(buffer, state), i, axis=1)
+            else:
+                hidden = self._decode_full(buffer[:, : i + 1], state)[:, -1]
+            return self.model.compute_logits(hidden), state
+        hidden, state = self.backbone.call_with_cache(tf.expand_dims(token, 1), state, i)
+        return self.model.compute_logits(hidden[:, 0]), state
+
+
+def build_seq2seq_generate_function(model, max_length, sampler, stop_token_ids, pad_id, use_cache, jit_compile):
+    """A compiled `(encoder_token_ids [B, S], encoder_padding_mask [B, S], decoder_token_ids [B, P],
+    decoder_padding_mask [B, P], seed) -> dict` for an encoder-decoder `model` (a `Seq2SeqLM`)."""
+    stop_token_ids = tuple(int(t) for t in stop_token_ids)
+    vocabulary_size = model.backbone.decoder_vocabulary_size
+
+    @tf.function(jit_compile=jit_compile, reduce_retracing=False)
+    def generate(encoder_token_ids, encoder_padding_mask, token_ids, padding_mask, seed):
+        steps = _Seq2SeqSteps(model, max_length, use_cache, jit_compile, encoder_token_ids, encoder_padding_mask)
+        if isinstance(sampler, BeamSearch):
+            ids, mask, scores = beam_search_loop(
+                steps, sampler, token_ids, padding_mask, stop_token_ids, pad_id, vocabulary_size
+            )
+            return {"token_ids": ids, "padding_mask": mask, "scores": scores}
+        ids, mask = sample_loop(steps, sampler, token_ids, padding_mask, seed, stop_token_ids, pad_id)
+        return {"token_ids": ids, "padding_mask": mask}
+
+    return generate

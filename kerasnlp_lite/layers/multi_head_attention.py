@@ -42,6 +42,8 @@ class MultiHeadAttention(keras.layers.Layer):
             position logits with distances clipped to this value.
         rotary_max_wavelength: if set, applies rotary position embeddings
             (Su et al. 2021) to queries and keys with this base wavelength.
+        attention_scale: factor of the logits q k^T; None is 1/sqrt(key_dim).
+            T5 uses 1.0 (the scale is folded into the query initialisation).
 
     Example:
     >>> mha = MultiHeadAttention(num_heads=4)
@@ -63,10 +65,13 @@ class MultiHeadAttention(keras.layers.Layer):
         bias_initializer="zeros",
         relative_max_distance=None,
         rotary_max_wavelength=None,
+        attention_scale=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         check_positive_int(num_heads, "num_heads")
+        if attention_scale is not None and (isinstance(attention_scale, bool) or not isinstance(attention_scale, (int, float)) or attention_scale <= 0):
+            raise ValueError(f"`attention_scale` must be None (1/sqrt(key_dim)) or a number > 0, got {attention_scale!r}.")
         check_positive_int(key_dim, "key_dim", allow_none=True)
         check_positive_int(value_dim, "value_dim", allow_none=True)
         check_positive_int(output_dim, "output_dim", allow_none=True)
@@ -88,6 +93,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.relative_max_distance = relative_max_distance
         self.rotary_max_wavelength = rotary_max_wavelength
+        self.attention_scale = attention_scale
         self.seed_generator = keras.random.SeedGenerator()
         self.supports_masking = False
 
@@ -258,6 +264,7 @@ class MultiHeadAttention(keras.layers.Layer):
             v,
             attention_mask=mask,
             bias=bias,
+            scale=self.attention_scale,
             dropout=self.dropout,
             training=training,
             seed=self.seed_generator,
@@ -289,6 +296,7 @@ class MultiHeadAttention(keras.layers.Layer):
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer),
                 "relative_max_distance": self.relative_max_distance,
                 "rotary_max_wavelength": self.rotary_max_wavelength,
+                "attention_scale": self.attention_scale,
             }
         )
         return config

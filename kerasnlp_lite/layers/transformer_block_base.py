@@ -7,6 +7,9 @@ from kerasnlp_lite.layers.multi_head_attention import MultiHeadAttention
 from kerasnlp_lite.utils.validation import check_positive_int, check_rate, output_initializer
 
 
+NORMALIZATIONS = ("layer_norm", "rms_norm")
+
+
 class TransformerBlockBase(keras.layers.Layer):
     """Not a public layer: the arguments, sublayers and config that the encoder
     and decoder blocks share. See `TransformerEncoderBlock` for the arguments."""
@@ -25,12 +28,17 @@ class TransformerBlockBase(keras.layers.Layer):
         bias_initializer="zeros",
         relative_max_distance=None,
         rotary_max_wavelength=None,
+        use_bias=True,
+        normalization="layer_norm",
+        attention_scale=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         check_positive_int(num_heads, "num_heads")
         check_positive_int(intermediate_dim, "intermediate_dim")
         check_rate(dropout, "dropout")
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(f"`normalization` must be one of {NORMALIZATIONS}, got {normalization!r}.")
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.dropout = dropout
@@ -43,12 +51,16 @@ class TransformerBlockBase(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.relative_max_distance = relative_max_distance
         self.rotary_max_wavelength = rotary_max_wavelength
+        self.use_bias = use_bias
+        self.normalization = normalization
+        self.attention_scale = attention_scale
         # Sublayers are made here so that construction errors surface early.
         self.self_attention = self.attention_layer("self_attention")
         self.self_attention_norm = self.layer_norm("self_attention_norm")
         self.feed_forward = FeedForward(
             intermediate_dim=intermediate_dim,
             activation=activation,
+            use_bias=use_bias,
             kernel_initializer=self.kernel_initializer,
             output_kernel_initializer=self.output_kernel_initializer,
             bias_initializer=self.bias_initializer,
@@ -63,6 +75,8 @@ class TransformerBlockBase(keras.layers.Layer):
             num_heads=self.num_heads,
             key_dim=self.key_dim,
             dropout=self.dropout,
+            use_bias=self.use_bias,
+            attention_scale=self.attention_scale,
             kernel_initializer=self.kernel_initializer,
             output_kernel_initializer=self.output_kernel_initializer,
             bias_initializer=self.bias_initializer,
@@ -73,6 +87,9 @@ class TransformerBlockBase(keras.layers.Layer):
         )
 
     def layer_norm(self, name):
+        if self.normalization == "rms_norm":
+            # T5: scale only, no mean subtraction and no bias (computed in float32).
+            return keras.layers.RMSNormalization(epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name)
         return keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name)
 
     def check_hidden_dim(self, hidden_dim):
@@ -103,6 +120,9 @@ class TransformerBlockBase(keras.layers.Layer):
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer),
                 "relative_max_distance": self.relative_max_distance,
                 "rotary_max_wavelength": self.rotary_max_wavelength,
+                "use_bias": self.use_bias,
+                "normalization": self.normalization,
+                "attention_scale": self.attention_scale,
             }
         )
         return config

@@ -35,6 +35,11 @@ class TransformerEncoderBlock(TransformerBlockBase):
         bias_initializer: initializer of all biases.
         relative_max_distance: Shaw et al. relative positions in attention.
         rotary_max_wavelength: rotary position embeddings in attention.
+        use_bias: biases in the attention and feed-forward projections
+            (T5 has none).
+        normalization: "layer_norm", or "rms_norm" (T5: scale only, no
+            mean subtraction, no bias).
+        attention_scale: logit scale; None is 1/sqrt(head size), T5 uses 1.
 
     Call arguments:
         inputs: `[B, T, D]`.

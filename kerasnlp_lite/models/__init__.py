@@ -29,3 +29,13 @@ AVAILABLE_MODELS += ["GPTBackbone", "CausalLM", "GPTClassifier"]
 from kerasnlp_lite.models.rnn import BiLanguageModel, RNNEncoder, RNNSeq2Seq, ScalarMix, SequenceAttention, Word2Vec
 
 AVAILABLE_MODELS += ["Word2Vec", "BiLanguageModel", "RNNEncoder", "RNNSeq2Seq"]
+from kerasnlp_lite.models.seq2seq import (
+    BartBackbone,
+    Seq2SeqBackbone,
+    Seq2SeqLM,
+    Seq2SeqPreprocessor,
+    T5Backbone,
+    TransformerSeq2Seq,
+)
+
+AVAILABLE_MODELS += ["TransformerSeq2Seq", "BartBackbone", "T5Backbone", "Seq2SeqLM"]

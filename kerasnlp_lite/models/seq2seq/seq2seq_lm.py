@@ -1,0 +1,295 @@
+"""Sequence-to-sequence language model: an encoder-decoder backbone, the tied output layer,
+teacher-forced training and `generate`.
+
+Shape legend: B = batch, S = encoder length, T = decoder length, M =
+`max_length` of generation (decoder tokens, the start token included), V =
+target vocabulary.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from kerasnlp_lite.generation.decode import (
+    as_text,
+    build_seq2seq_generate_function,
+    check_generation_lengths,
+    check_stop_token_ids,
+    prepare_prompts,
+)
+from kerasnlp_lite.generation.samplers import get_sampler
+from kerasnlp_lite.heads.causal_lm_head import CausalLMHead
+from kerasnlp_lite.models.perplexity import Perplexity
+from kerasnlp_lite.models.seq2seq.seq2seq_backbone import INPUT_NAMES, check_seq2seq_inputs
+from kerasnlp_lite.models.task import Task, _is_text
+
+
+def _check_token_id(value, name, vocabulary_size):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < vocabulary_size:
+        raise ValueError(f"`{name}` must be a token id in [0, {vocabulary_size}), got {value!r}.")
+    return int(value)
+
+
+@keras.saving.register_keras_serializable(package="kerasnlp_lite")
+class Seq2SeqLM(Task):
+    """p(y | x) with an encoder-decoder backbone (`TransformerSeq2Seq`, `BartBackbone`, `T5Backbone`).
+
+    Inputs: the backbone's (`encoder_token_ids`, `encoder_padding_mask`,
+    `decoder_token_ids`, `decoder_padding_mask`). Output: float32 logits
+    `[B, T, V]` = (logit_scale * h) W_e^T through the decoder's token table
+    (tied, as Vaswani et al. 3.4, BART and T5; T5's logit_scale is
+    d_model^-1/2, the others 1).
+
+    Training is teacher forcing: the decoder input is the target shifted
+    right behind `decoder_start_token_id`, the ground truth is fed at every
+    step, and the labels are the target itself (`kerasnlp_lite.data.
+    seq2seq_examples` builds both). `compile()` defaults to sparse
+    cross-entropy from logits averaged over real target tokens: without a
+    `sample_weight`, `fit` weights each position by the inputs'
+    `decoder_padding_mask`, so padding never counts.
+
+    Args:
+        backbone: a seq2seq backbone.
+        preprocessor: optional `Seq2SeqPreprocessor` (or anything with
+            `tokenizer` and `encoder_inputs(texts)`), so `generate` takes strings.
+        decoder_start_token_id, end_token_id, pad_token_id: default to the
+            backbone's token layout (T5: 0/1/0, BART: 2/2/1, Transformer:
+            1/2/0, the layout of `kerasnlp_lite.data.synthetic`).
+
+    Example:
+    >>> lm = Seq2SeqLM(TransformerSeq2Seq.from_preset("transformer_tiny", vocabulary_size=16))
+    >>> lm.compile(optimizer="adam")
+    >>> lm.fit(x, labels)          # x, labels = seq2seq_examples(sources, targets, ...)
+    >>> lm.generate({"encoder_token_ids": ids, "encoder_padding_mask": mask}, max_length=12)["token_ids"]
+    """
+
+    def __init__(
+        self,
+        backbone,
+        preprocessor=None,
+        decoder_start_token_id=None,
+        end_token_id=None,
+        pad_token_id=None,
+        **kwargs,
+    ):
+        vocabulary_size = backbone.decoder_vocabulary_size
+        self_ids = {
+            "decoder_start_token_id": backbone.DECODER_START_TOKEN_ID if decoder_start_token_id is None else decoder_start_token_id,
+            "end_token_id": backbone.END_TOKEN_ID if end_token_id is None else end_token_id,
+            "pad_token_id": backbone.PAD_TOKEN_ID if pad_token_id is None else pad_token_id,
+        }
+        for name, value in self_ids.items():
+            _check_token_id(value, name, vocabulary_size)
+        inputs = backbone.input
+        head = CausalLMHead(backbone.token_embedding, dtype=backbone.dtype_policy, name="lm_head")
+        hidden = backbone(inputs)["decoder_sequence_output"]
+        if backbone.logit_scale != 1.0:
+            hidden = keras.layers.Rescaling(backbone.logit_scale, dtype=backbone.dtype_policy, name="logit_scale")(hidden)
+        logits = head(hidden)
+        super().__init__(inputs=inputs, outputs=logits, backbone=backbone, preprocessor=preprocessor, **kwargs)
+        self.lm_head = head
+        self.decoder_start_token_id = self_ids["decoder_start_token_id"]
+        self.end_token_id = self_ids["end_token_id"]
+        self.pad_token_id = self_ids["pad_token_id"]
+        self._generate_functions = {}
+
+    def task_config(self):
+        return {
+            "decoder_start_token_id": self.decoder_start_token_id,
+            "end_token_id": self.end_token_id,
+            "pad_token_id": self.pad_token_id,
+        }
+
+    def call(self, inputs, training=None, mask=None):
+        check_seq2seq_inputs(inputs, self.backbone.max_sequence_length)
+        return super().call(inputs, training=training, mask=mask)
+
+    # --- training ---------------------------------------------------------
+    def compile(self, optimizer="adam", loss=None, weighted_metrics=None, **kwargs):
+        if loss is None:
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
+        if weighted_metrics is None:
+            weighted_metrics = [Perplexity()]
+        super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
+
+    def _padding_weights(self, x, sample_weight):
+        if sample_weight is None and isinstance(x, dict) and "decoder_padding_mask" in x:
+            return ops.cast(x["decoder_padding_mask"], "float32")
+        return sample_weight
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return super().compute_loss(x, y, y_pred, self._padding_weights(x, sample_weight), training=training)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        return super().compute_metrics(x, y, y_pred, self._padding_weights(x, sample_weight))
+
+    # --- decoding ---------------------------------------------------------
+    def compute_logits(self, hidden):
+        """float32 logits `[..., V]` of decoder hidden states."""
+        if self.backbone.logit_scale != 1.0:
+            hidden = hidden * ops.cast(self.backbone.logit_scale, hidden.dtype)
+        return self.lm_head(hidden)
+
+    def score(self, inputs, target_ids, target_padding_mask=None):
+        """Teacher-forced log p(target | source) per row: `[B]` float32 (sum over real target tokens).
+
+        Args:
+            inputs: dict with `encoder_token_ids` and `encoder_padding_mask`.
+            target_ids: int `[B, T]` (the tokens to score, without the start
+                token; right-padded).
+            target_padding_mask: `[B, T]`; default all ones.
+        """
+        target_ids = np.asarray(target_ids, "int32")
+        mask = np.ones_like(target_ids) if target_padding_mask is None else np.asarray(target_padding_mask, "int32")
+        decoder_ids = np.concatenate(
+            [np.full((len(target_ids), 1), self.decoder_start_token_id, "int32"), target_ids[:, :-1]], axis=1
+        )
+        logits = self(
+            {
+                "encoder_token_ids": np.asarray(inputs["encoder_token_ids"], "int32"),
+                "encoder_padding_mask": np.asarray(inputs["encoder_padding_mask"], "int32"),
+                "decoder_token_ids": decoder_ids,
+                "decoder_padding_mask": mask,
+            }
+        )
+        log_probs = tf.nn.log_softmax(logits)
+        picked = tf.gather(log_probs, target_ids, axis=-1, batch_dims=2)
+        return (tf.reduce_sum(picked * tf.cast(mask, tf.float32), axis=1)).numpy()
+
+    def generate(
+        self,
+        inputs,
+        max_length,
+        sampler="greedy",
+        decoder_prompts=None,
+        stop_token_ids="end",
+        seed=None,
+        use_cache=True,
+        jit_compile=False,
+        **sampler_kwargs,
+    ):
+        """Decodes a target for each source.
+
+        Args:
+            inputs: a dict with int `encoder_token_ids` `[B, S]` and
+                `encoder_padding_mask`; or token-id lists (one source or a
+                list of sources, any lengths); or strings (one or a list) when
+                a preprocessor is attached.
+            max_length: M, decoder tokens per output row (the start token
+                and any decoder prompt included); <= the backbone's
+                max_sequence_length.
+            sampler: "greedy", "random", "top_k", "top_p", "beam" or a sampler
+                instance; its arguments (`k`, `p`, `temperature`,
+                `num_beams`, `length_penalty`) as keyword arguments.
+            decoder_prompts: optional decoder prefixes (id lists, each
+                starting with the decoder start token); default the start
+                token alone.
+            stop_token_ids: "end" (the default: `end_token_id`), None or ()
+                for none, or ids. The stop token is kept; the row is then
+                padded with `pad_token_id` (padding_mask 0).
+            seed: seed of the random samplers.
+            use_cache: decode with the self-attention KV cache and the
+                encoder keys/values computed once (True), or rerun the whole
+                decoder prefix every step (False; for checks).
+            jit_compile: compile the loop with XLA.
+
+        Returns:
+            For token ids: a dict of numpy arrays `token_ids` int32 `[B, M]`
+            (start token first), `padding_mask` bool `[B, M]`, and `scores`
+            `[B]` (log-probability of the generated tokens) with beam search.
+            For strings: the detokenized targets (start, stop and pad tokens
+            left out), a string or a list like the input.
+        """
+        vocabulary_size = self.backbone.decoder_vocabulary_size
+        sampler = get_sampler(sampler, **sampler_kwargs)
+        sampler.check_vocabulary_size(vocabulary_size)
+        if isinstance(stop_token_ids, str):
+            if stop_token_ids != "end":
+                raise ValueError(f"`stop_token_ids` must be 'end', None or token ids, got {stop_token_ids!r}.")
+            stop_token_ids = (self.end_token_id,)
+        stop_token_ids = check_stop_token_ids(stop_token_ids, vocabulary_size)
+        single_text = isinstance(inputs, (str, bytes))
+        is_text = _is_text(inputs)
+        if is_text:
+            texts = [inputs] if single_text else list(np.asarray(inputs, dtype=object).tolist())
+            encoder = self._preprocessor("strings").encoder_inputs(texts)
+        elif isinstance(inputs, dict):
+            unknown = sorted(set(inputs) - {"encoder_token_ids", "encoder_padding_mask"})
+            if unknown or "encoder_token_ids" not in inputs:
+                raise ValueError(
+                    "`inputs` dict takes `encoder_token_ids` and optionally `encoder_padding_mask`"
+                    + (f"; unknown keys: {unknown}" if unknown else "") + "."
+                )
+            ids = np.asarray(inputs["encoder_token_ids"])
+            if ids.ndim != 2 or ids.dtype.kind not in "iu":
+                raise ValueError(f"`encoder_token_ids` must be int [batch, length], got {ids.dtype} {ids.shape}.")
+            mask = inputs.get("encoder_padding_mask")
+            mask = np.ones_like(ids) if mask is None else np.asarray(mask)
+            if mask.shape != ids.shape:
+                raise ValueError(f"`encoder_padding_mask` shape {mask.shape} differs from `encoder_token_ids` {ids.shape}.")
+            encoder = {"encoder_token_ids": ids.astype("int32"), "encoder_padding_mask": mask.astype("int32")}
+        else:
+            ids, mask = prepare_prompts(inputs)
+            encoder = {"encoder_token_ids": ids, "encoder_padding_mask": mask.astype("int32")}
+        self._check_ids(encoder["encoder_token_ids"], self.backbone.vocabulary_size, "encoder_token_ids")
+        batch_size = len(encoder["encoder_token_ids"])
+        if decoder_prompts is None:
+            decoder_prompts = [[self.decoder_start_token_id]] * batch_size
+        decoder_ids, decoder_mask = prepare_prompts(decoder_prompts)
+        if len(decoder_ids) != batch_size:
+            raise ValueError(
+                f"Encoder and decoder inputs must have the same batch size; got {batch_size} sources and "
+                f"{len(decoder_ids)} decoder prompts."
+            )
+        self._check_ids(decoder_ids, vocabulary_size, "decoder_prompts")
+        check_seq2seq_inputs(dict(encoder), self.backbone.max_sequence_length)
+        check_generation_lengths(max_length, decoder_ids.shape[1], self.backbone.max_sequence_length or np.inf)
+        key = (int(max_length), repr(sampler), stop_token_ids, bool(use_cache), bool(jit_compile))
+        if key not in self._generate_functions:
+            self._generate_functions[key] = build_seq2seq_generate_function(
+                self, int(max_length), sampler, stop_token_ids, self.pad_token_id, bool(use_cache), bool(jit_compile)
+            )
+        seed = np.random.randint(0, 2**31 - 1) if seed is None else seed
+        outputs = self._generate_functions[key](
+            tf.constant(encoder["encoder_token_ids"]),
+            tf.constant(encoder["encoder_padding_mask"]),
+            tf.constant(decoder_ids),
+            tf.constant(decoder_mask),
+            tf.constant(int(seed), tf.int32),
+        )
+        outputs = {name: value.numpy() for name, value in outputs.items()}
+        if not is_text:
+            return outputs
+        tokenizer = self._preprocessor("strings").tokenizer
+        skip = set(stop_token_ids) | {self.decoder_start_token_id, self.pad_token_id}
+        rows = [
+            [t for t, real in zip(ids, row_mask) if real and t not in skip]
+            for ids, row_mask in zip(outputs["token_ids"].tolist(), outputs["padding_mask"].tolist())
+        ]
+        texts = [as_text(tokenizer.detokenize(tf.constant(row, tf.int32))) for row in rows]
+        return texts[0] if single_text else texts
+
+    @staticmethod
+    def _check_ids(ids, size, name):
+        ids = np.asarray(ids)
+        if ids.size and (ids.min() < 0 or ids.max() >= size):
+            raise ValueError(f"`{name}` must be in [0, {size}), got values in [{ids.min()}, {ids.max()}].")
+
+    def _preprocessor(self, what):
+        if self.preprocessor is None or not hasattr(self.preprocessor, "encoder_inputs"):
+            raise ValueError(
+                f"`generate` got {what} but the Seq2SeqLM has no Seq2SeqPreprocessor; pass token ids, or build it "
+                "with `preprocessor=Seq2SeqPreprocessor(tokenizer, ...)`."
+            )
+        return self.preprocessor
+
+    def predict(self, x, batch_size=32, **kwargs):
+        if _is_text(x):
+            raise ValueError(
+                "Seq2SeqLM.predict takes the four token-id inputs; for text use `generate(texts, max_length=...)`."
+            )
+        return super().predict(x, batch_size=batch_size, **kwargs)
+
+
+__all__ = ["Seq2SeqLM", "INPUT_NAMES"]
