@@ -44,6 +44,8 @@ class MultiHeadAttention(keras.layers.Layer):
             (Su et al. 2021) to queries and keys with this base wavelength.
         attention_scale: factor of the logits q k^T; None is 1/sqrt(key_dim).
             T5 uses 1.0 (the scale is folded into the query initialisation).
+        query_kernel_initializer: initializer of the query kernel; defaults
+            to `kernel_initializer` (T5: std (d_model * key_dim)^-1/2).
 
     Example:
     >>> mha = MultiHeadAttention(num_heads=4)
@@ -66,6 +68,7 @@ class MultiHeadAttention(keras.layers.Layer):
         relative_max_distance=None,
         rotary_max_wavelength=None,
         attention_scale=None,
+        query_kernel_initializer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -94,6 +97,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self.relative_max_distance = relative_max_distance
         self.rotary_max_wavelength = rotary_max_wavelength
         self.attention_scale = attention_scale
+        self.query_kernel_initializer = output_initializer(query_kernel_initializer, kernel_initializer)
         self.seed_generator = keras.random.SeedGenerator()
         self.supports_masking = False
 
@@ -120,7 +124,7 @@ class MultiHeadAttention(keras.layers.Layer):
             )
             return kernel, bias
 
-        self.query_kernel, self.query_bias = dense("query", query_dim, h, self.kernel_initializer)
+        self.query_kernel, self.query_bias = dense("query", query_dim, h, self.query_kernel_initializer)
         self.key_kernel, self.key_bias = dense("key", key_dim_in, h, self.kernel_initializer)
         self.value_kernel, self.value_bias = dense("value", value_dim_in, v, self.kernel_initializer)
         self.output_kernel = self.add_weight(
@@ -297,6 +301,7 @@ class MultiHeadAttention(keras.layers.Layer):
                 "relative_max_distance": self.relative_max_distance,
                 "rotary_max_wavelength": self.rotary_max_wavelength,
                 "attention_scale": self.attention_scale,
+                "query_kernel_initializer": keras.initializers.serialize(self.query_kernel_initializer),
             }
         )
         return config

@@ -31,6 +31,7 @@ class TransformerBlockBase(keras.layers.Layer):
         use_bias=True,
         normalization="layer_norm",
         attention_scale=None,
+        query_kernel_initializer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -54,6 +55,7 @@ class TransformerBlockBase(keras.layers.Layer):
         self.use_bias = use_bias
         self.normalization = normalization
         self.attention_scale = attention_scale
+        self.query_kernel_initializer = output_initializer(query_kernel_initializer, kernel_initializer)
         # Sublayers are made here so that construction errors surface early.
         self.self_attention = self.attention_layer("self_attention")
         self.self_attention_norm = self.layer_norm("self_attention_norm")
@@ -77,6 +79,7 @@ class TransformerBlockBase(keras.layers.Layer):
             dropout=self.dropout,
             use_bias=self.use_bias,
             attention_scale=self.attention_scale,
+            query_kernel_initializer=self.query_kernel_initializer,
             kernel_initializer=self.kernel_initializer,
             output_kernel_initializer=self.output_kernel_initializer,
             bias_initializer=self.bias_initializer,
@@ -123,6 +126,7 @@ class TransformerBlockBase(keras.layers.Layer):
                 "use_bias": self.use_bias,
                 "normalization": self.normalization,
                 "attention_scale": self.attention_scale,
+                "query_kernel_initializer": keras.initializers.serialize(self.query_kernel_initializer),
             }
         )
         return config

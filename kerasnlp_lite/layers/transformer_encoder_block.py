@@ -40,6 +40,8 @@ class TransformerEncoderBlock(TransformerBlockBase):
         normalization: "layer_norm", or "rms_norm" (T5: scale only, no
             mean subtraction, no bias).
         attention_scale: logit scale; None is 1/sqrt(head size), T5 uses 1.
+        query_kernel_initializer: initializer of the query kernels; defaults
+            to `kernel_initializer`.
 
     Call arguments:
         inputs: `[B, T, D]`.

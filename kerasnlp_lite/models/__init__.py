@@ -39,3 +39,6 @@ from kerasnlp_lite.models.seq2seq import (
 )
 
 AVAILABLE_MODELS += ["TransformerSeq2Seq", "BartBackbone", "T5Backbone", "Seq2SeqLM"]
+from kerasnlp_lite.models.seq2seq import BartDenoiser, T5Denoiser
+
+AVAILABLE_MODELS += ["BartDenoiser", "T5Denoiser"]

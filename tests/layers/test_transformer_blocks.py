@@ -23,7 +23,15 @@ def _padding(batch=2, length=6, real=(6, 4)):
 
 @pytest.mark.parametrize(
     "extra",
-    [{}, {"norm_first": True, "activation": "gelu_tanh"}, {"relative_max_distance": 4}, {"rotary_max_wavelength": 100}],
+    [
+        {},
+        {"norm_first": True, "activation": "gelu_tanh"},
+        {"relative_max_distance": 4},
+        {"rotary_max_wavelength": 100},
+        # T5's block: pre-norm RMS norm, no biases, no 1/sqrt(H) logit scale.
+        {"norm_first": True, "normalization": "rms_norm", "use_bias": False, "attention_scale": 1.0,
+         "query_kernel_initializer": "random_normal"},
+    ],
 )
 def test_encoder_block_basics(extra):
     run_layer_test(
@@ -198,3 +206,26 @@ def test_decoder_block_decode_step_tflite_parity():
         "index": np.array([4], "int32"),
     }
     run_tflite_parity_test(model, data)
+
+
+def test_t5_style_block_options():
+    block = TransformerEncoderBlock(
+        num_heads=2, intermediate_dim=32, norm_first=True, normalization="rms_norm", use_bias=False,
+        attention_scale=1.0,
+    )
+    x = _x()
+    out = block(x)
+    names = [w.path for w in block.weights]
+    assert not any(n.endswith("bias") for n in names), names
+    assert isinstance(block.self_attention_norm, keras.layers.RMSNormalization)
+    # attention_scale=1.0 equals the default block with queries pre-multiplied by sqrt(H).
+    default = TransformerEncoderBlock(num_heads=2, intermediate_dim=32, norm_first=True, normalization="rms_norm",
+                                      use_bias=False)
+    default(x)
+    default.set_weights(block.get_weights())
+    default.self_attention.query_kernel.assign(block.self_attention.query_kernel * np.sqrt(8.0))
+    assert_allclose(default(x), out, atol=1e-5)
+    with pytest.raises(ValueError, match="normalization"):
+        TransformerEncoderBlock(num_heads=2, intermediate_dim=32, normalization="batch_norm")
+    with pytest.raises(ValueError, match="attention_scale"):
+        TransformerEncoderBlock(num_heads=2, intermediate_dim=32, attention_scale=0)

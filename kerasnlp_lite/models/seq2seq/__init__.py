@@ -6,3 +6,4 @@ from kerasnlp_lite.models.seq2seq.bart_backbone import BartBackbone
 from kerasnlp_lite.models.seq2seq.t5_backbone import T5Backbone
 from kerasnlp_lite.models.seq2seq.seq2seq_lm import Seq2SeqLM
 from kerasnlp_lite.models.seq2seq.seq2seq_preprocessor import Seq2SeqPreprocessor
+from kerasnlp_lite.models.seq2seq.denoisers import BartDenoiser, T5Denoiser

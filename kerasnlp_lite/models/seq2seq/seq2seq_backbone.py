@@ -195,10 +195,6 @@ class Seq2SeqBackbone(Backbone):
         """The decoder's token table, tied to the output projection."""
         return self._wiring.decoder_embedding.token_embedding
 
-    @property
-    def num_decoder_layers_(self):
-        return len(self.decoder_blocks)
-
     def call(self, inputs, training=None, mask=None):
         check_input_keys(self, inputs)
         check_seq2seq_inputs(inputs, self.max_sequence_length)

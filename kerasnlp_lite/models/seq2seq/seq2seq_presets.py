@@ -4,7 +4,7 @@
   h=8 (65M parameters) and big d_model=1024, d_ff=4096, h=16 (213M), with the
   WMT14 English-German shared source-target vocabulary of about 37,000 tokens
   (section 5.1) and tied embeddings (section 3.4). These presets count 63.1M
-  and 213.6M.
+  and 214.2M.
 - BART: Lewis et al. 2020, section 2.1 / 3.1: base 6+6 layers, d=768 (140M);
   large 12+12 layers, d=1024 (400M); the GPT-2 byte-level BPE vocabulary of
   the released checkpoints (50,265 tokens) and 1024 positions. 139.4M and

@@ -4,7 +4,6 @@ https://arxiv.org/abs/1910.10683
 """
 
 import keras
-from keras import ops
 
 from kerasnlp_lite.layers import RelativePositionBias, TokenEmbedding, TransformerDecoderBlock, TransformerEncoderBlock
 from kerasnlp_lite.models.seq2seq.seq2seq_backbone import Embedder, Seq2SeqBackbone, Seq2SeqWiring
@@ -105,6 +104,9 @@ class T5Backbone(Seq2SeqBackbone):
             layer_norm_epsilon=layer_norm_epsilon,
             key_dim=key_dim,
             kernel_initializer=kernel_init,
+            # No 1/sqrt(d_kv) in the attention logits: T5 initialises the
+            # query kernels with std (d_model * d_kv)^-1/2 instead.
+            query_kernel_initializer=keras.initializers.RandomNormal(stddev=(hidden_dim * head_dim) ** -0.5),
             use_bias=False,
             normalization="rms_norm",
             attention_scale=1.0,
@@ -149,12 +151,6 @@ class T5Backbone(Seq2SeqBackbone):
         # === Functional model ===
         self.build_graph(wiring, dtype=dtype, **kwargs)
         self.attach(wiring)
-        # No 1/sqrt(d_kv) in the attention logits: T5 initialises the query
-        # kernels with std (d_model * d_kv)^-1/2 instead.
-        for block in encoder_blocks + decoder_blocks:
-            attentions = [block.self_attention] + ([block.cross_attention_layer] if hasattr(block, "cross_attention_layer") else [])
-            for attention in attentions:
-                attention.query_kernel.assign(attention.query_kernel * ops.cast(head_dim**-0.5, "float32"))
 
         # === Config ===
         self.set_config(
