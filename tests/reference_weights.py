@@ -101,3 +101,65 @@ def copy_keras_hub_gpt2(ours, theirs):
     for block, reference in zip(ours.decoder_blocks, theirs.transformer_layers, strict=True):
         copy_keras_hub_encoder_block(block, reference)
     ours.final_layer_norm.set_weights(theirs.layer_norm.get_weights())
+
+
+def copy_keras_hub_bart(ours, theirs):
+    """keras_hub.models.BartBackbone -> kerasnlp_lite BartBackbone (same layer counts).
+
+    KerasHub's position tables have `max_sequence_length` rows read from 0;
+    ours have 2 more, read from row 2 (fairseq's / HF's offset): their row t
+    goes to our row 2 + t. Our rows 0 and 1 keep their own values (never read).
+    """
+    ours.token_embedding.embeddings.assign(theirs.token_embedding.embeddings)
+    for side in ("encoder", "decoder"):
+        (their_positions,) = getattr(theirs, f"{side}_position_embedding").get_weights()
+        table = getattr(ours, f"{side}_position_embedding")
+        (positions,) = table.get_weights()
+        positions[2 : 2 + len(their_positions)] = their_positions
+        table.set_weights([positions])
+        getattr(ours, f"{side}_embeddings_layer_norm").set_weights(
+            getattr(theirs, f"{side}_embeddings_layer_norm").get_weights()
+        )
+    for block, reference in zip(ours.encoder_blocks, theirs.encoder_transformer_layers, strict=True):
+        copy_keras_hub_encoder_block(block, reference)
+    for block, reference in zip(ours.decoder_blocks, theirs.decoder_transformer_layers, strict=True):
+        copy_keras_hub_encoder_block(block, reference, cross=True)
+
+
+def _copy_keras_hub_t5_attention(ours, theirs):
+    """T5MultiHeadAttention (Dense kernels [D, N*H], [N*H, D], no biases) -> our MultiHeadAttention."""
+    for mine, reference in (
+        (ours.query_kernel, theirs.query_projector),
+        (ours.key_kernel, theirs.key_projector),
+        (ours.value_kernel, theirs.value_projector),
+    ):
+        mine.assign(reference.kernel.numpy().reshape(tuple(mine.shape)))
+    ours.output_kernel.assign(theirs.output_projector.kernel.numpy().reshape(tuple(ours.output_kernel.shape)))
+
+
+def copy_keras_hub_t5(ours, theirs):
+    """keras_hub.models.T5Backbone (use_gated_activation=False) -> kerasnlp_lite T5Backbone.
+
+    KerasHub keeps the relative position table in the first layer of each
+    stack (`self_attention.relative_attention_bias`, [32, N]); ours has one
+    `RelativePositionBias` per stack, with the same layout.
+    """
+    ours.token_embedding.embeddings.assign(theirs.token_embedding.embeddings)
+    stacks = (
+        ("encoder", ours.encoder_blocks, theirs.encoder_transformer_layers, theirs.encoder_layer_norm),
+        ("decoder", ours.decoder_blocks, theirs.decoder_transformer_layers, theirs.decoder_layer_norm),
+    )
+    for side, blocks, references, final_norm in stacks:
+        getattr(ours, f"{side}_position_bias").embeddings.assign(references[0].self_attention.relative_attention_bias)
+        for block, reference in zip(blocks, references, strict=True):
+            if reference.use_gated_activation:
+                raise ValueError("Only KerasHub T5 with use_gated_activation=False matches T5Backbone (T5 v1.0).")
+            _copy_keras_hub_t5_attention(block.self_attention, reference.self_attention)
+            block.self_attention_norm.scale.assign(reference.self_attention_layer_norm.weight)
+            if side == "decoder":
+                _copy_keras_hub_t5_attention(block.cross_attention_layer, reference.cross_attention)
+                block.cross_attention_norm.scale.assign(reference.cross_attention_layer_norm.weight)
+            block.feed_forward.intermediate_dense.kernel.assign(reference.input_projector.kernel)
+            block.feed_forward.output_dense.kernel.assign(reference.output_projector.kernel)
+            block.feed_forward_norm.scale.assign(reference.layer_norm.weight)
+        getattr(ours, f"{side}_final_norm").scale.assign(final_norm.weight)

@@ -3,25 +3,28 @@
 Weights come only from safetensors (never from pickled `pytorch_model.bin`).
 Tensors are mapped by name, every shape is checked, and a missing or
 unexpected tensor is an error naming it. One module per architecture family
-(`hf_bert`, `hf_albert`, `hf_roberta`, `hf_gpt2`) holds its name map and the
-tasks it can build; `hf_common` the shared reading and layout conversions.
+(`hf_bert`, `hf_albert`, `hf_roberta`, `hf_gpt2`, `hf_bart`, `hf_t5`) holds
+its name map and the tasks it can build; `hf_common` the shared reading and
+layout conversions.
 """
 
 import json
 import os
 
-from kerasnlp_lite.checkpoints import hf_albert, hf_bert, hf_gpt2, hf_roberta
+from kerasnlp_lite.checkpoints import hf_albert, hf_bart, hf_bert, hf_gpt2, hf_roberta, hf_t5
 from kerasnlp_lite.checkpoints.hf_common import CheckpointError, Weights, read_config, read_weights
 
 __all__ = ["CheckpointError", "from_hf", "from_hf_tokenizer"]
 
-TASKS = (None, "masked_lm", "pretraining", "classifier", "embedder", "causal_lm")
+TASKS = (None, "masked_lm", "pretraining", "classifier", "embedder", "causal_lm", "seq2seq_lm")
 # What an encoder family module builds when it names no TASKS of its own.
 ENCODER_TASKS = (None, "masked_lm", "pretraining", "classifier", "embedder")
 
 # HF `model_type` -> the module with PREFIXES, IGNORE, load(config, weights, task, num_classes)
 # and optionally TASKS (default ENCODER_TASKS).
-FAMILIES = {"bert": hf_bert, "albert": hf_albert, "roberta": hf_roberta, "gpt2": hf_gpt2}
+FAMILIES = {
+    "bert": hf_bert, "albert": hf_albert, "roberta": hf_roberta, "gpt2": hf_gpt2, "bart": hf_bart, "t5": hf_t5,
+}
 
 
 def from_hf(path, task=None, num_classes=None):
@@ -29,7 +32,8 @@ def from_hf(path, task=None, num_classes=None):
 
     Supported `model_type`s: "bert" (BertBackbone), "albert" (AlbertBackbone),
     "roberta" (RobertaBackbone), "gpt2" (GPTBackbone with pre-LN blocks and
-    a final LayerNorm).
+    a final LayerNorm), "bart" (BartBackbone), "t5" (T5Backbone; T5 v1.0
+    only: plain ReLU feed-forward, tied and rescaled output layer).
 
     Args:
         path: folder with `config.json` and `model.safetensors`.
@@ -38,7 +42,11 @@ def from_hf(path, task=None, num_classes=None):
             RoBERTa: MLM alone), "classifier" or "embedder" (mean pooling +
             L2 norm, as sentence-transformers); for GPT-2 "causal_lm"
             (CausalLM; when the folder has vocab.json + merges.txt, their
-            ByteBPETokenizer is its preprocessor, so `generate` takes strings).
+            ByteBPETokenizer is its preprocessor, so `generate` takes strings);
+            for BART and T5 "seq2seq_lm" (Seq2SeqLM with the config's
+            decoder start, eos and pad ids; for BART with vocab.json +
+            merges.txt, a Seq2SeqPreprocessor wrapping sources in
+            `<s> ... </s>`, so `generate` takes strings).
         num_classes: for "classifier" when the config has no labels.
 
     Returns:
@@ -69,7 +77,22 @@ def from_hf(path, task=None, num_classes=None):
     if task == "causal_lm" and _has_byte_bpe_files(path):
         # Set after the build: the tokenizer is no layer of the functional graph.
         model.preprocessor = _byte_bpe_tokenizer(path)
+    if task == "seq2seq_lm" and model_type == "bart" and _has_byte_bpe_files(path):
+        model.preprocessor = _seq2seq_preprocessor(model, config, _byte_bpe_tokenizer(path))
     return model
+
+
+def _seq2seq_preprocessor(model, config, tokenizer):
+    """BART's tokenizer: `<s>` (bos) + tokens + `</s>` (eos) for sources."""
+    from kerasnlp_lite import models
+
+    return models.Seq2SeqPreprocessor(
+        tokenizer,
+        end_token_id=model.end_token_id,
+        decoder_start_token_id=model.decoder_start_token_id,
+        pad_token_id=model.pad_token_id,
+        encoder_start_token_id=hf_bart.token_id(config, "bos_token_id", 0),
+    )
 
 
 def _has_byte_bpe_files(path):

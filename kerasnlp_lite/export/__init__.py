@@ -8,6 +8,7 @@ from kerasnlp_lite.export.tflite import (
     tflite_op_names,
 )
 from kerasnlp_lite.export.generation import export_causal_lm
+from kerasnlp_lite.export.seq2seq import export_seq2seq_lm, run_seq2seq_generate
 from kerasnlp_lite.export.runner import LiteRunner
 from kerasnlp_lite.export.api import (
     TFLiteExportReport,

@@ -1,4 +1,5 @@
-"""Child process for `export_causal_lm`: a `.keras` CausalLM (+ tokenizer config) in, `.tflite` out.
+"""Child process for `export_causal_lm` and `export_seq2seq_lm`: a `.keras` model (+ tokenizer config) in,
+`.tflite` out.
 
 One conversion per process: the TFLite converter leaks memory.
 """
@@ -24,14 +25,26 @@ def main(argv=None):
     tokenizer = None
     if spec["tokenizer"] is not None:
         tokenizer = keras.saving.deserialize_keras_object(spec["tokenizer"])
-    archive, signatures = build_generation_archive(
-        model,
-        spec["max_length"],
-        tokenizer=tokenizer,
-        generate_signature=spec["generate_signature"],
-        max_top_k=spec["max_top_k"],
-        max_stop_tokens=spec["max_stop_tokens"],
-    )
+    if spec.get("kind") == "seq2seq":
+        from kerasnlp_lite.export.seq2seq import build_seq2seq_archive
+
+        archive, signatures = build_seq2seq_archive(
+            model,
+            spec["max_length"],
+            spec["max_source_length"],
+            tokenizer=tokenizer,
+            max_top_k=spec["max_top_k"],
+            max_stop_tokens=spec["max_stop_tokens"],
+        )
+    else:
+        archive, signatures = build_generation_archive(
+            model,
+            spec["max_length"],
+            tokenizer=tokenizer,
+            generate_signature=spec["generate_signature"],
+            max_top_k=spec["max_top_k"],
+            max_stop_tokens=spec["max_stop_tokens"],
+        )
     with tempfile.TemporaryDirectory() as tmp:
         saved_model_dir = os.path.join(tmp, "saved_model")
         archive.write_out(saved_model_dir, verbose=False)

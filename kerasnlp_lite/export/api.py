@@ -38,7 +38,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasnlp_lite.export.tflite import QUANTIZE_MODES, FlexOpError, make_interpreter, tflite_op_names
+from kerasnlp_lite.export.tflite import QUANTIZE_MODES, FlexOpError, is_tftext_op, make_interpreter, tflite_op_names
 
 # (task class name, string signature, output name). Exact class names: a
 # TokenClassifier (a TextClassifier subclass) has no string signature.
@@ -46,20 +46,6 @@ TEXT_SIGNATURES = {"TextClassifier": ("classify", "logits"), "TextEmbedder": ("e
 # Output name of the id signature for tasks with one output tensor.
 SINGLE_OUTPUT_NAMES = {"TextClassifier": "logits", "TokenClassifier": "logits", "TextEmbedder": "embeddings"}
 ID_SIGNATURE = "serving_default"
-# tf-text's TFLite kernels (tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS);
-# the others are named "TFText>...".
-TFTEXT_TFLITE_OPS = frozenset(
-    {
-        "FastBertNormalize",
-        "FastWordpieceTokenizeWithOffsets",
-        "FastWordpieceDetokenize",
-        "TFSentencepieceTokenizeOp",
-        "TFSentencepieceDetokenizeOp",
-        "FastSentencepieceTokenize",
-        "FastSentencepieceDetokenize",
-        "RaggedTensorToTensor",
-    }
-)
 
 # Sentences used for string signatures when no `sample_texts` are given:
 # punctuation, accents, CJK, numbers, an empty string and a long text.
@@ -487,7 +473,7 @@ def verify_tflite(
     custom = sorted(op for op in ops if not op.isupper())
     # With custom ops allowed, the converter turns any TF op it cannot lower
     # into a custom op of the same name instead of failing: refuse those here.
-    foreign = [op for op in custom if not (tftext and (op in TFTEXT_TFLITE_OPS or op.startswith("TFText>")))]
+    foreign = [op for op in custom if not (tftext and is_tftext_op(op))]
     if foreign:
         raise FlexOpError(
             f"{tflite_path} has custom op(s) {foreign} that neither TFLite's builtins nor tf-text implement (a TF op "

@@ -42,7 +42,7 @@ import tempfile
 
 import numpy as np
 
-from kerasnlp_lite.export.tflite import FlexOpError, tflite_op_names
+from kerasnlp_lite.export.tflite import FlexOpError, is_tftext_op, tflite_op_names
 
 GENERATION_QUANTIZE_MODES = (None, "float16", "dynamic_int8")
 METADATA_NAME = "kerasnlp_lite"
@@ -383,7 +383,7 @@ def export_causal_lm(
 
 def check_generation_ops(op_names):
     """Raises FlexOpError unless every op is a builtin or a tf-text custom op."""
-    unknown = sorted({op for op in op_names if not op.isupper() and not op.startswith("TFText>")})
+    unknown = sorted({op for op in op_names if not op.isupper() and not is_tftext_op(op)})
     if unknown:
         raise FlexOpError(
             f"The generation bundle needs ops {unknown} that are neither TFLite builtins nor tf-text custom ops; "

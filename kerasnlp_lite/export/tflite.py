@@ -32,6 +32,27 @@ class FlexOpError(RuntimeError):
         self.locations = list(locations)
 
 
+# tf-text's TFLite kernels (tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS);
+# the others are named "TFText>...".
+TFTEXT_TFLITE_OPS = frozenset(
+    {
+        "FastBertNormalize",
+        "FastWordpieceTokenizeWithOffsets",
+        "FastWordpieceDetokenize",
+        "TFSentencepieceTokenizeOp",
+        "TFSentencepieceDetokenizeOp",
+        "FastSentencepieceTokenize",
+        "FastSentencepieceDetokenize",
+        "RaggedTensorToTensor",
+    }
+)
+
+
+def is_tftext_op(op):
+    """Whether a custom op name is one of tf-text's TFLite kernels."""
+    return op in TFTEXT_TFLITE_OPS or op.startswith("TFText>")
+
+
 def _unsupported_ops(error_text):
     """(op names, layer scopes) of the ops the converter could not lower."""
     ops = []

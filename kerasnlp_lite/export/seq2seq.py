@@ -1,0 +1,260 @@
+"""On-device sequence-to-sequence generation: a `Seq2SeqLM` as one TFLite file.
+
+Signatures (batch size 1; S = the exported `max_source_length`, L = the
+exported decoder `max_length`, start token included):
+
+- `generate`: `encoder_token_ids` int32 `[1, S]` (right-padded source),
+  `encoder_length` int32 `[1]`, `max_new_tokens` `[1]`, `stop_token_ids`
+  int32 `[1, K]` (-1 = unused slot), `top_k` `[1]` (1 = greedy argmax, else
+  top-k sampling among the `top_k` best, at most `max_top_k`), `temperature`
+  float32 `[1]`, `seed` int32 `[1]` -> `token_ids` int32 `[1, L]` (the
+  decoder start token, the generated tokens, then 0) and `length` `[1]`
+  (start token + generated tokens; a stop token is kept and ends the loop).
+  The encoder runs once; the cross-attention keys/values of every decoder
+  layer are computed once from its output; the decoder then runs one token
+  per step of a builtin `WHILE` over per-layer self-attention K/V caches
+  `[1, N, L, H]` (rank 4: strided slices above rank 5 need Flex).
+- `tokenize` / `detokenize` (with a tokenizer): as `export_causal_lm`'s.
+
+Sampling uses the same Wichmann-Hill generator as `export_causal_lm`.
+Conversion runs in a child process (the converter leaks memory), from a
+SavedModel written by `keras.export.ExportArchive`.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from kerasnlp_lite.export.generation import _sample, _seed_state, add_metadata, check_generation_ops
+from kerasnlp_lite.export.tflite import FlexOpError, tflite_op_names
+
+FORMAT = "kerasnlp_lite.seq2seq_lm/1"
+QUANTIZE_MODES = (None, "float16", "dynamic_int8")
+
+
+def build_seq2seq_archive(model, max_length, max_source_length, tokenizer=None, max_top_k=40, max_stop_tokens=4):
+    """A `keras.export.ExportArchive` with the endpoints of the module docstring; (archive, signature names)."""
+    import keras
+    import tensorflow as tf
+
+    backbone = model.backbone
+    length_cap, source_cap = int(max_length), int(max_source_length)
+    num_layers = len(backbone.decoder_blocks)
+    max_top_k = min(int(max_top_k), backbone.decoder_vocabulary_size)
+    start_id = int(model.decoder_start_token_id)
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)  # the model's variables become the SavedModel's
+    int_spec = lambda shape, name: tf.TensorSpec(shape, tf.int32, name=name)  # noqa: E731
+
+    def generate(inputs):
+        source, source_length = inputs["encoder_token_ids"], inputs["encoder_length"]
+        encoder_mask = tf.cast(tf.expand_dims(tf.range(source_cap), 0) < source_length[0], tf.int32)  # [1, S]
+        encoder_output = backbone.encode(source * encoder_mask, encoder_mask)
+        cache = backbone.init_cache(encoder_output, encoder_mask, length_cap)
+        cross, mask = cache["cross"], cache["encoder_padding_mask"]
+
+        def step(token, flat, index):  # token [1] at position `index` -> logits [1, V]
+            state = {"self": [(flat[2 * j], flat[2 * j + 1]) for j in range(num_layers)], "cross": cross,
+                     "encoder_padding_mask": mask}
+            hidden, state = backbone.call_with_cache(tf.reshape(token, [1, 1]), state, index)
+            return model.compute_logits(hidden[:, 0]), tuple(t for pair in state["self"] for t in pair)
+
+        flat = tuple(t for pair in cache["self"] for t in pair)
+        start = tf.constant([start_id], tf.int32)
+        logits, flat = step(start, flat, tf.constant(0))
+        buffer = tf.pad(tf.reshape(start, [1, 1]), [[0, 0], [0, length_cap - 1]])  # [1, L]
+        end = tf.minimum(1 + tf.maximum(inputs["max_new_tokens"][0], 0), length_cap)
+        stops = inputs["stop_token_ids"]
+        seed_state = _seed_state(tf.abs(inputs["seed"][0]))
+
+        def cond(i, buffer, done, logits, seed_state, *flat):
+            return tf.logical_and(i < end, tf.logical_not(done))
+
+        def body(i, buffer, done, logits, seed_state, *flat):
+            token, seed_state = _sample(logits, inputs["top_k"], inputs["temperature"], seed_state, max_top_k)
+            buffer = keras.ops.slice_update(buffer, [tf.constant(0), i], tf.reshape(token, [1, 1]))
+            done = tf.reduce_any(tf.equal(stops, tf.expand_dims(token, 1)))
+            logits, flat = step(token, flat, i)
+            return (i + 1, buffer, done, logits, seed_state) + flat
+
+        results = tf.while_loop(cond, body, (tf.constant(1), buffer, tf.constant(False), logits, seed_state) + flat)
+        return {"token_ids": results[1], "length": tf.reshape(results[0], [1])}
+
+    spec = {
+        "encoder_token_ids": int_spec((1, source_cap), "encoder_token_ids"),
+        "encoder_length": int_spec((1,), "encoder_length"),
+        "max_new_tokens": int_spec((1,), "max_new_tokens"),
+        "stop_token_ids": int_spec((1, int(max_stop_tokens)), "stop_token_ids"),
+        "top_k": int_spec((1,), "top_k"),
+        "temperature": tf.TensorSpec((1,), tf.float32, name="temperature"),
+        "seed": int_spec((1,), "seed"),
+    }
+    archive.add_endpoint("generate", generate, input_signature=[spec])
+    signatures = ["generate"]
+    if tokenizer is not None:
+
+        def tokenize(inputs):
+            ids = tokenizer.tokenize(tf.reshape(inputs["text"], [1]))
+            return {"token_ids": tf.cast(ids.flat_values, tf.int32)}
+
+        def detokenize(inputs):
+            # int64 row splits: FastWordpieceDetokenize takes no others (FastSentencepiece takes both).
+            count = tf.shape(inputs["token_ids"], out_type=tf.int64)[0]
+            ids = tf.RaggedTensor.from_row_splits(
+                inputs["token_ids"], tf.stack([tf.constant(0, tf.int64), count]), validate=False
+            )
+            return {"text": tf.reshape(tokenizer.detokenize(ids), [])}
+
+        archive.add_endpoint("tokenize", tokenize, input_signature=[{"text": tf.TensorSpec((), tf.string, name="text")}])
+        archive.add_endpoint("detokenize", detokenize, input_signature=[{"token_ids": int_spec((None,), "token_ids")}])
+        signatures += ["tokenize", "detokenize"]
+    return archive, signatures
+
+
+def _check_args(model, max_length, max_source_length, quantize, max_top_k, max_stop_tokens):
+    backbone = getattr(model, "backbone", None)
+    if backbone is None or not hasattr(backbone, "init_cache") or not hasattr(model, "decoder_start_token_id"):
+        raise TypeError(f"`model` must be a Seq2SeqLM, got {type(model).__name__}.")
+    for name, value, low in (("max_length", max_length, 2), ("max_source_length", max_source_length, 1),
+                             ("max_top_k", max_top_k, 1), ("max_stop_tokens", max_stop_tokens, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"`{name}` must be an int >= {low}, got {value!r}.")
+    limit = backbone.max_sequence_length
+    if limit is not None and max(max_length, max_source_length) > limit:
+        raise ValueError(
+            f"`max_length`={max_length} / `max_source_length`={max_source_length} exceed the backbone's "
+            f"max_sequence_length={limit}."
+        )
+    if quantize not in QUANTIZE_MODES:
+        raise ValueError(f"`quantize` must be one of {QUANTIZE_MODES}, got {quantize!r}.")
+
+
+def export_seq2seq_lm(
+    model,
+    path,
+    max_length,
+    max_source_length,
+    tokenizer=None,
+    quantize=None,
+    max_top_k=40,
+    max_stop_tokens=4,
+    timeout=900,
+):
+    """Writes a `Seq2SeqLM` as one `.tflite` file for on-device generation (batch size 1).
+
+    Args:
+        model: a `Seq2SeqLM`.
+        path: the `.tflite` file to write.
+        max_length: L, decoder tokens per output (start token included).
+        max_source_length: S, the longest source the file takes.
+        tokenizer: a tf-text-backed tokenizer for `tokenize` / `detokenize`;
+            defaults to the preprocessor's tokenizer, if any; False for none.
+        quantize: None, "float16" or "dynamic_int8".
+        max_top_k: the largest `top_k` of the `generate` signature.
+        max_stop_tokens: K, slots of `stop_token_ids`.
+        timeout: seconds for the conversion child process.
+
+    Returns:
+        A report dict: `path`, `size_bytes`, `ops`, `custom_ops`,
+        `signatures`, `metadata`.
+
+    Raises:
+        FlexOpError: when some op is neither a builtin nor a tf-text op.
+    """
+    import keras
+
+    _check_args(model, max_length, max_source_length, quantize, max_top_k, max_stop_tokens)
+    if tokenizer is None and getattr(model, "preprocessor", None) is not None:
+        tokenizer = getattr(model.preprocessor, "tokenizer", None)
+    elif tokenizer is False:
+        tokenizer = None
+    path = os.fspath(path)
+    metadata = {
+        "format": FORMAT,
+        "max_length": int(max_length),
+        "max_source_length": int(max_source_length),
+        "decoder_start_token_id": int(model.decoder_start_token_id),
+        "end_token_id": int(model.end_token_id),
+        "encoder_start_token_id": getattr(model.preprocessor, "encoder_start_token_id", None),
+        "max_top_k": min(int(max_top_k), int(model.backbone.decoder_vocabulary_size)),
+        "max_stop_tokens": int(max_stop_tokens),
+        "quantize": quantize,
+        "batch_size": 1,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        keras_path = os.path.join(tmp, "model.keras")
+        model.save(keras_path)
+        spec = {
+            "kind": "seq2seq",
+            "keras_path": keras_path,
+            "tflite_path": os.path.join(tmp, "model.tflite"),
+            "tokenizer": keras.saving.serialize_keras_object(tokenizer) if tokenizer is not None else None,
+            "max_length": int(max_length),
+            "max_source_length": int(max_source_length),
+            "quantize": quantize,
+            "max_top_k": int(max_top_k),
+            "max_stop_tokens": int(max_stop_tokens),
+        }
+        spec_path = os.path.join(tmp, "spec.json")
+        with open(spec_path, "w") as f:
+            json.dump(spec, f)
+        command = [sys.executable, "-m", "kerasnlp_lite.export._generation_worker", spec_path]
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+        if result.returncode != 0:
+            tail = "\n".join(result.stderr.strip().splitlines()[-30:])
+            error = FlexOpError if "FlexOpError" in result.stderr else RuntimeError
+            raise error(f"TFLite conversion of the Seq2SeqLM failed:\n{tail}")
+        with open(spec["tflite_path"], "rb") as f:
+            content = f.read()
+    op_names = tflite_op_names(content)
+    check_generation_ops(op_names)
+    content = add_metadata(content, metadata)
+    with open(path, "wb") as f:
+        f.write(content)
+    from kerasnlp_lite.export.runner import LiteRunner
+
+    return {
+        "path": path,
+        "size_bytes": len(content),
+        "ops": sorted(set(op_names)),
+        "custom_ops": sorted({op for op in op_names if not op.isupper()}),
+        "signatures": LiteRunner(content).signatures,
+        "metadata": metadata,
+    }
+
+
+def run_seq2seq_generate(runner, source_ids, max_new_tokens, stop_token_ids=(), top_k=1, temperature=1.0, seed=0):
+    """Runs the file's `generate` signature on one source (id list); returns the decoder ids (start token first).
+
+    Args:
+        runner: a `LiteRunner` on the exported file.
+        source_ids: the encoder token ids (at most `max_source_length`).
+        max_new_tokens: tokens to generate at most.
+        stop_token_ids: up to `max_stop_tokens` ids that end the loop.
+    """
+    spec = runner.signatures["generate"]["inputs"]
+    source_cap = spec["encoder_token_ids"]["shape"][1]
+    slots = spec["stop_token_ids"]["shape"][1]
+    source = list(source_ids)
+    if not 1 <= len(source) <= source_cap:
+        raise ValueError(f"`source_ids` must hold 1 to {source_cap} ids (the exported max_source_length), got {len(source)}.")
+    stops = list(stop_token_ids)
+    if len(stops) > slots:
+        raise ValueError(f"At most {slots} `stop_token_ids` (the exported max_stop_tokens), got {len(stops)}.")
+    outputs = runner.run(
+        "generate",
+        encoder_token_ids=np.array([source + [0] * (source_cap - len(source))], np.int32),
+        encoder_length=np.array([len(source)], np.int32),
+        max_new_tokens=np.array([max_new_tokens], np.int32),
+        stop_token_ids=np.array([stops + [-1] * (slots - len(stops))], np.int32),
+        top_k=np.array([top_k], np.int32),
+        temperature=np.array([temperature], np.float32),
+        seed=np.array([seed], np.int32),
+    )
+    return outputs["token_ids"][0, : int(outputs["length"][0])]
