@@ -79,7 +79,7 @@ def export(args, parser):
     if args.max_length is not None and args.max_length < 1:
         parser.error("--max-length must be >= 1")
     from kerasnlp_lite.export import export_saved_model, export_tflite
-    from kerasnlp_lite.models import CausalLM
+    from kerasnlp_lite.models import CausalLM, Seq2SeqLM
     from kerasnlp_lite.saving import load_model
 
     model = load_model(args.model)
@@ -93,8 +93,10 @@ def export(args, parser):
         return 0
     path = os.path.join(args.out, name + ".tflite")
     quantize = None if args.quantize == "none" else args.quantize
-    if isinstance(model, CausalLM):
+    if isinstance(model, (CausalLM, Seq2SeqLM)):
         max_length = args.max_length or model.backbone.max_sequence_length
+        if max_length is None:
+            parser.error("this model has no position limit (T5): pass --max-length")
         report = export_tflite(model, path, quantize=quantize, max_length=max_length)
         printable = {key: report[key] for key in ("path", "size_bytes", "custom_ops", "metadata") if key in report}
         printable["signatures"] = sorted(report["signatures"])
@@ -133,7 +135,8 @@ def main(argv=None):
     export_parser.add_argument("--out", required=True, help="output folder")
     export_parser.add_argument(
         "--max-length", type=int, default=None,
-        help="fixed sequence length of the export (CausalLM: prompt + generated tokens; default: the packer's "
+        help="fixed sequence length of the export (CausalLM: prompt + generated tokens; Seq2SeqLM: source "
+        "tokens and decoder tokens; default: the packer's "
         "sequence_length, else the backbone's max_sequence_length)",
     )
     args = parser.parse_args(argv)

@@ -529,7 +529,9 @@ def export_tflite(
     Conversion runs in a child process (the converter leaks memory); the
     Keras side of the comparison runs here. A `CausalLM` is handed to
     `kerasnlp_lite.export.generation.export_causal_lm` (a generation
-    signature with the KV cache; `max_length` is its total length).
+    signature with the KV cache; `max_length` is its total length), a
+    `Seq2SeqLM` to `kerasnlp_lite.export.seq2seq.export_seq2seq_lm`
+    (`max_length` decoder tokens, `max_sequence_length` source tokens).
 
     Args:
         model: a backbone or task of this library (any functional model with
@@ -553,7 +555,7 @@ def export_tflite(
             default) accepts any batch size (tested with 1 and 3 texts a call),
             an int fixes it.
         num_threads: interpreter threads for the latency measure.
-        max_length: `CausalLM` only.
+        max_length: `CausalLM` and `Seq2SeqLM` only.
         timeout: seconds allowed for the conversion.
 
     Returns:
@@ -570,6 +572,20 @@ def export_tflite(
         from kerasnlp_lite.export.generation import export_causal_lm  # KV-cache decode signatures
 
         return export_causal_lm(model, path, max_length=max_length or max_sequence_length, quantize=quantize)
+    from kerasnlp_lite.models.seq2seq.seq2seq_lm import Seq2SeqLM
+
+    if isinstance(model, Seq2SeqLM):
+        from kerasnlp_lite.export.seq2seq import export_seq2seq_lm  # encode once, cached decode loop
+
+        length = max_length or max_sequence_length or model.backbone.max_sequence_length
+        if length is None:
+            raise ValueError(
+                "A Seq2SeqLM whose backbone has no position limit (T5) needs `max_length` (decoder tokens) and "
+                "`max_sequence_length` (source tokens) for its fixed-shape TFLite signature."
+            )
+        return export_seq2seq_lm(
+            model, path, max_length=length, max_source_length=max_sequence_length or length, quantize=quantize
+        )
     if quantize not in QUANTIZE_MODES:
         raise ValueError(f"`quantize` must be one of {QUANTIZE_MODES}, got {quantize!r}.")
     if quantize == "int8" and representative_data is None:

@@ -47,7 +47,17 @@ def test_t5_text_in_text_out_on_device(tmp_path):
         run_seq2seq_generate(runner, list(range(3, 20)), 4)
 
 
-def test_export_arguments():
+def test_export_arguments(tmp_path, capsys):
+    from kerasnlp_lite.cli import main
+    from kerasnlp_lite.export import export_tflite
+
+    t5 = Seq2SeqLM(T5Backbone(vocabulary_size=20, num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16))
+    with pytest.raises(ValueError, match="needs `max_length`"):
+        export_tflite(t5, tmp_path / "t5.tflite")
+    t5.save(str(tmp_path / "t5.keras"))
+    with pytest.raises(SystemExit):
+        main(["export", "--model", str(tmp_path / "t5.keras"), "--format", "tflite", "--out", str(tmp_path)])
+    assert "pass --max-length" in capsys.readouterr().err
     lm = Seq2SeqLM(TransformerSeq2Seq(vocabulary_size=20, num_layers=1, num_heads=2, hidden_dim=8,
                                       intermediate_dim=16, max_sequence_length=16))
     with pytest.raises(ValueError, match="max_sequence_length=16"):
