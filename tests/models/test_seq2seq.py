@@ -203,6 +203,9 @@ def test_generate_cached_equals_uncached_and_score(cls):
     assert_allclose(beam["scores"], lm.score(sources, ids[:, 1:]), atol=1e-4)
     top_k = [lm.generate(sources, max_length=8, sampler="top_k", k=5, seed=3)["token_ids"] for _ in range(2)]
     np.testing.assert_array_equal(top_k[0], top_k[1])
+    # top_p with p -> 0 keeps only the most likely token: greedy.
+    nucleus = lm.generate(sources, max_length=8, stop_token_ids=None, sampler="top_p", p=1e-6, seed=4)
+    np.testing.assert_array_equal(nucleus["token_ids"], ids)
 
 
 def test_generate_stops_at_the_end_token_and_reloads(tmp_path):
