@@ -199,23 +199,62 @@ def build_generation_archive(
         archive.add_endpoint("generate", generate, input_signature=[generate_spec])
         signatures.append("generate")
 
-    if tokenizer is not None:
-
-        def tokenize(inputs):
-            ids = tokenizer.tokenize(tf.reshape(inputs["text"], [1]))  # ragged [1, None]
-            return {"token_ids": tf.cast(ids.flat_values, tf.int32)}
-
-        def detokenize(inputs):
-            ids = tf.RaggedTensor.from_row_splits(
-                inputs["token_ids"], tf.stack([0, tf.shape(inputs["token_ids"])[0]]), validate=False
-            )
-            return {"text": tf.reshape(tokenizer.detokenize(ids), [])}
-
-        text_spec = {"text": tf.TensorSpec((), tf.string, name="text")}
-        archive.add_endpoint("tokenize", tokenize, input_signature=[text_spec])
-        archive.add_endpoint("detokenize", detokenize, input_signature=[{"token_ids": int_spec((None,), "token_ids")}])
-        signatures += ["tokenize", "detokenize"]
+    signatures += add_text_endpoints(archive, tokenizer)
     return archive, signatures
+
+
+def add_text_endpoints(archive, tokenizer):
+    """Adds `tokenize` (`text` string `[]` -> `token_ids` int32 `[T]`) and `detokenize` (the reverse)
+    to an ExportArchive; returns their names ([] without a tokenizer)."""
+    import tensorflow as tf
+
+    if tokenizer is None:
+        return []
+
+    def tokenize(inputs):
+        ids = tokenizer.tokenize(tf.reshape(inputs["text"], [1]))  # ragged [1, None]
+        return {"token_ids": tf.cast(ids.flat_values, tf.int32)}
+
+    def detokenize(inputs):
+        # int64 row splits: FastWordpieceDetokenize accepts no others; FastSentencepiece takes both.
+        count = tf.shape(inputs["token_ids"], out_type=tf.int64)[0]
+        ids = tf.RaggedTensor.from_row_splits(
+            inputs["token_ids"], tf.stack([tf.constant(0, tf.int64), count]), validate=False
+        )
+        return {"text": tf.reshape(tokenizer.detokenize(ids), [])}
+
+    text_spec = {"text": tf.TensorSpec((), tf.string, name="text")}
+    ids_spec = {"token_ids": tf.TensorSpec((None,), tf.int32, name="token_ids")}
+    archive.add_endpoint("tokenize", tokenize, input_signature=[text_spec])
+    archive.add_endpoint("detokenize", detokenize, input_signature=[ids_spec])
+    return ["tokenize", "detokenize"]
+
+
+def convert_in_worker(model, spec, metadata, path, timeout, what):
+    """Saves `model`, converts it in `_generation_worker` with `spec`, checks the ops (builtins and
+    tf-text only), writes `path` with `metadata` and returns `(content, op names)`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        keras_path = os.path.join(tmp, "model.keras")
+        model.save(keras_path)
+        spec = dict(spec, keras_path=keras_path, tflite_path=os.path.join(tmp, "model.tflite"))
+        spec_path = os.path.join(tmp, "spec.json")
+        with open(spec_path, "w") as f:
+            json.dump(spec, f)
+        command = [sys.executable, "-m", "kerasnlp_lite.export._generation_worker", spec_path]
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+        if result.returncode != 0:
+            tail = "\n".join(result.stderr.strip().splitlines()[-30:])
+            error = FlexOpError if "FlexOpError" in result.stderr else RuntimeError
+            raise error(f"TFLite conversion of the {what} failed:\n{tail}")
+        with open(spec["tflite_path"], "rb") as f:
+            content = f.read()
+    op_names = tflite_op_names(content)
+    check_generation_ops(op_names)
+    content = add_metadata(content, metadata)
+    with open(path, "wb") as f:
+        f.write(content)
+    return content, op_names
 
 
 # --- metadata -----------------------------------------------------------------
@@ -334,36 +373,15 @@ def export_causal_lm(
         "quantize": quantize,
         "batch_size": 1,
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        keras_path = os.path.join(tmp, "model.keras")
-        model.save(keras_path)
-        spec = {
-            "keras_path": keras_path,
-            "tflite_path": os.path.join(tmp, "model.tflite"),
-            "tokenizer": keras.saving.serialize_keras_object(tokenizer) if tokenizer is not None else None,
-            "max_length": int(max_length),
-            "quantize": quantize,
-            "generate_signature": bool(generate_signature),
-            "max_top_k": int(max_top_k),
-            "max_stop_tokens": int(max_stop_tokens),
-        }
-        spec_path = os.path.join(tmp, "spec.json")
-        with open(spec_path, "w") as f:
-            json.dump(spec, f)
-        command = [sys.executable, "-m", "kerasnlp_lite.export._generation_worker", spec_path]
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
-        if result.returncode != 0:
-            tail = "\n".join(result.stderr.strip().splitlines()[-30:])
-            error = FlexOpError if "FlexOpError" in result.stderr else RuntimeError
-            raise error(f"TFLite conversion of the CausalLM for generation failed:\n{tail}")
-        with open(spec["tflite_path"], "rb") as f:
-            content = f.read()
-    op_names = tflite_op_names(content)
-    check_generation_ops(op_names)
-    content = add_metadata(content, metadata)
-    with open(path, "wb") as f:
-        f.write(content)
+    spec = {
+        "tokenizer": keras.saving.serialize_keras_object(tokenizer) if tokenizer is not None else None,
+        "max_length": int(max_length),
+        "quantize": quantize,
+        "generate_signature": bool(generate_signature),
+        "max_top_k": int(max_top_k),
+        "max_stop_tokens": int(max_stop_tokens),
+    }
+    content, op_names = convert_in_worker(model, spec, metadata, path, timeout, "CausalLM for generation")
 
     from kerasnlp_lite.export.runner import LiteRunner
 

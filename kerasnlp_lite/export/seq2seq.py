@@ -21,16 +21,11 @@ Conversion runs in a child process (the converter leaks memory), from a
 SavedModel written by `keras.export.ExportArchive`.
 """
 
-import json
 import os
-import subprocess
-import sys
-import tempfile
 
 import numpy as np
 
-from kerasnlp_lite.export.generation import _sample, _seed_state, add_metadata, check_generation_ops
-from kerasnlp_lite.export.tflite import FlexOpError, tflite_op_names
+from kerasnlp_lite.export.generation import _sample, _seed_state, add_text_endpoints, convert_in_worker
 
 FORMAT = "kerasnlp_lite.seq2seq_lm/1"
 QUANTIZE_MODES = (None, "float16", "dynamic_int8")
@@ -96,23 +91,7 @@ def build_seq2seq_archive(model, max_length, max_source_length, tokenizer=None, 
     }
     archive.add_endpoint("generate", generate, input_signature=[spec])
     signatures = ["generate"]
-    if tokenizer is not None:
-
-        def tokenize(inputs):
-            ids = tokenizer.tokenize(tf.reshape(inputs["text"], [1]))
-            return {"token_ids": tf.cast(ids.flat_values, tf.int32)}
-
-        def detokenize(inputs):
-            # int64 row splits: FastWordpieceDetokenize takes no others (FastSentencepiece takes both).
-            count = tf.shape(inputs["token_ids"], out_type=tf.int64)[0]
-            ids = tf.RaggedTensor.from_row_splits(
-                inputs["token_ids"], tf.stack([tf.constant(0, tf.int64), count]), validate=False
-            )
-            return {"text": tf.reshape(tokenizer.detokenize(ids), [])}
-
-        archive.add_endpoint("tokenize", tokenize, input_signature=[{"text": tf.TensorSpec((), tf.string, name="text")}])
-        archive.add_endpoint("detokenize", detokenize, input_signature=[{"token_ids": int_spec((None,), "token_ids")}])
-        signatures += ["tokenize", "detokenize"]
+    signatures += add_text_endpoints(archive, tokenizer)
     return archive, signatures
 
 
@@ -186,37 +165,16 @@ def export_seq2seq_lm(
         "quantize": quantize,
         "batch_size": 1,
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        keras_path = os.path.join(tmp, "model.keras")
-        model.save(keras_path)
-        spec = {
-            "kind": "seq2seq",
-            "keras_path": keras_path,
-            "tflite_path": os.path.join(tmp, "model.tflite"),
-            "tokenizer": keras.saving.serialize_keras_object(tokenizer) if tokenizer is not None else None,
-            "max_length": int(max_length),
-            "max_source_length": int(max_source_length),
-            "quantize": quantize,
-            "max_top_k": int(max_top_k),
-            "max_stop_tokens": int(max_stop_tokens),
-        }
-        spec_path = os.path.join(tmp, "spec.json")
-        with open(spec_path, "w") as f:
-            json.dump(spec, f)
-        command = [sys.executable, "-m", "kerasnlp_lite.export._generation_worker", spec_path]
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
-        if result.returncode != 0:
-            tail = "\n".join(result.stderr.strip().splitlines()[-30:])
-            error = FlexOpError if "FlexOpError" in result.stderr else RuntimeError
-            raise error(f"TFLite conversion of the Seq2SeqLM failed:\n{tail}")
-        with open(spec["tflite_path"], "rb") as f:
-            content = f.read()
-    op_names = tflite_op_names(content)
-    check_generation_ops(op_names)
-    content = add_metadata(content, metadata)
-    with open(path, "wb") as f:
-        f.write(content)
+    spec = {
+        "kind": "seq2seq",
+        "tokenizer": keras.saving.serialize_keras_object(tokenizer) if tokenizer is not None else None,
+        "max_length": int(max_length),
+        "max_source_length": int(max_source_length),
+        "quantize": quantize,
+        "max_top_k": int(max_top_k),
+        "max_stop_tokens": int(max_stop_tokens),
+    }
+    content, op_names = convert_in_worker(model, spec, metadata, path, timeout, "Seq2SeqLM")
     from kerasnlp_lite.export.runner import LiteRunner
 
     return {

@@ -27,7 +27,7 @@ from kerasnlp_lite.data.bart_noise import (
     token_deletion,
     token_masking,
 )
-from kerasnlp_lite.data.seeds import example_seed
+from kerasnlp_lite.data.seeds import example_seed, make_seed
 from kerasnlp_lite.data.seq2seq import seq2seq_examples
 from kerasnlp_lite.data.span_corruption import span_corruption
 from kerasnlp_lite.models.seq2seq.seq2seq_lm import Seq2SeqLM, _check_token_id
@@ -123,7 +123,8 @@ def _documents(documents, name="documents_token_ids"):
     if isinstance(documents, tf.RaggedTensor):
         documents = documents.to_list()
     if not isinstance(documents, (list, tuple)) or not documents:
-        raise TypeError(f"`{name}` must be a non-empty list of token-id lists, got {type(documents).__name__}.")
+        got = "an empty list" if isinstance(documents, (list, tuple)) else type(documents).__name__
+        raise TypeError(f"`{name}` must be a non-empty list of token-id lists, got {got}.")
     flat, ends = [], []
     for i, document in enumerate(documents):
         if isinstance(document, (tf.Tensor, tf.RaggedTensor)):
@@ -143,6 +144,27 @@ def _documents(documents, name="documents_token_ids"):
         flat.append([int(t) for t in ids])
         ends.append(sentence_ends)
     return flat, ends
+
+
+def _ragged(rows, dtype):
+    lengths = [len(r) for r in rows]
+    values = np.concatenate([np.asarray(r, dtype) for r in rows]) if sum(lengths) else np.zeros([0], dtype)
+    return tf.RaggedTensor.from_row_lengths(values, np.asarray(lengths, "int64"))
+
+
+def _map_examples(function, columns, seed):
+    """`function(*row_i, example_seed(seed, i))` for every row i, in a `tf.data` pipeline (one trace, no
+    per-example Python). `columns`: `(rows, dtype)` pairs. Returns the outputs as lists of id lists (the
+    structure of `function`'s output: one list, or a dict of lists)."""
+    dataset = tf.data.Dataset.from_tensor_slices(tuple(_ragged(rows, dtype) for rows, dtype in columns))
+    base = make_seed(seed)
+    dataset = dataset.enumerate().map(
+        lambda index, row: function(*row, example_seed(base, index)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    outputs = dataset.ragged_batch(len(columns[0][0])).get_single_element()
+    return tf.nest.map_structure(lambda ragged: ragged.to_list(), outputs)
 
 
 def _check_range(documents, vocabulary_size, name="documents_token_ids"):
@@ -229,7 +251,7 @@ class BartDenoiser(Seq2SeqLM):
         config.update({"mask_token_id": self.mask_token_id, "noise": self.noise, "bos_id": self.bos_id, "eos_id": self.eos_id})
         return config
 
-    def _apply_noise(self, token_ids, seed, sentence_ends):
+    def _apply_noise(self, token_ids, sentence_ends, seed):
         specials = {"bos_id": self.bos_id, "eos_id": self.eos_id}
         for index, (name, kwargs) in enumerate(self.noise.items()):
             step_seed = tf.random.experimental.stateless_fold_in(seed, index)
@@ -266,8 +288,8 @@ class BartDenoiser(Seq2SeqLM):
                 self._apply_noise,
                 input_signature=[
                     tf.TensorSpec([None], tf.int32),
-                    tf.TensorSpec([2], tf.int64),
                     tf.TensorSpec([None], tf.bool),
+                    tf.TensorSpec([2], tf.int64),
                 ],
                 reduce_retracing=True,
             )
@@ -276,8 +298,8 @@ class BartDenoiser(Seq2SeqLM):
             sentence_ends = tf.zeros(tf.shape(token_ids), tf.bool)
         else:
             sentence_ends = tf.convert_to_tensor(np.asarray(sentence_ends, bool))
-        seed = tf.constant([seed, 0], tf.int64) if isinstance(seed, (int, np.integer)) else tf.cast(seed, tf.int64)
-        return self._noise_function(token_ids, seed, sentence_ends)
+        seed = make_seed(int(seed) if isinstance(seed, np.integer) else seed)
+        return self._noise_function(token_ids, sentence_ends, seed)
 
     def _frame(self, ids, sentence_ends):
         """`[bos] ids [eos]` (ends already present are kept, not doubled) and the sentence ends to match."""
@@ -316,12 +338,9 @@ class BartDenoiser(Seq2SeqLM):
                     "give documents as lists of sentences, or `noise={'sentence_permutation': {'sentence_end_id': "
                     "...}, ...}`."
                 )
-        sources, targets = [], []
-        for i, (ids, ends) in enumerate(zip(documents, sentence_ends)):
-            ids, ends = self._frame(ids, ends)
-            noised = self.noise_example(ids, example_seed(seed, i), ends)
-            sources.append(noised.numpy())
-            targets.append(ids)
+        framed = [self._frame(ids, ends) for ids, ends in zip(documents, sentence_ends)]
+        targets = [ids for ids, _ in framed]
+        sources = _map_examples(self._apply_noise, [(targets, "int32"), ([ends for _, ends in framed], bool)], seed)
         return seq2seq_examples(
             sources,
             targets,
@@ -432,25 +451,24 @@ class T5Denoiser(Seq2SeqLM):
     def corrupt_example(self, token_ids, seed):
         """Span-corrupts one document (int `[T]`, no EOS needed): dict of `inputs` and `targets`, both ending in EOS."""
         if self._corrupt_function is None:
-
-            def corrupt(ids, seed):
-                return span_corruption(
-                    ids,
-                    seed,
-                    first_sentinel_id=self.first_sentinel_id,
-                    num_sentinels=self.num_sentinels,
-                    noise_density=self.noise_density,
-                    mean_noise_span_length=self.mean_noise_span_length,
-                    eos_id=self.eos_id,
-                )
-
             self._corrupt_function = tf.function(
-                corrupt,
+                self._corrupt,
                 input_signature=[tf.TensorSpec([None], tf.int32), tf.TensorSpec([2], tf.int64)],
                 reduce_retracing=True,
             )
-        seed = tf.constant([seed, 0], tf.int64) if isinstance(seed, (int, np.integer)) else tf.cast(seed, tf.int64)
+        seed = make_seed(int(seed) if isinstance(seed, np.integer) else seed)
         return self._corrupt_function(tf.convert_to_tensor(np.asarray(token_ids, "int32")), seed)
+
+    def _corrupt(self, ids, seed):
+        return span_corruption(
+            ids,
+            seed,
+            first_sentinel_id=self.first_sentinel_id,
+            num_sentinels=self.num_sentinels,
+            noise_density=self.noise_density,
+            mean_noise_span_length=self.mean_noise_span_length,
+            eos_id=self.eos_id,
+        )
 
     def denoising_examples(self, documents_token_ids, seed, encoder_sequence_length=None, decoder_sequence_length=None):
         """Documents -> `(x, labels)` of span corruption (the four seq2seq inputs and the targets).
@@ -470,15 +488,13 @@ class T5Denoiser(Seq2SeqLM):
         documents, _ = _documents(documents_token_ids)
         lowest_sentinel = self.first_sentinel_id - self.num_sentinels + 1
         _check_range(documents, lowest_sentinel, name="documents_token_ids (below the sentinels)")
-        sources, targets = [], []
         for i, ids in enumerate(documents):
             if ids[-1] == self.eos_id:
-                ids = ids[:-1]
+                documents[i] = ids = ids[:-1]
             if not ids:
                 raise ValueError(f"`documents_token_ids[{i}]` holds only EOS.")
-            corrupted = self.corrupt_example(ids, example_seed(seed, i))
-            sources.append(corrupted["inputs"].numpy())
-            targets.append(corrupted["targets"].numpy())
+        corrupted = _map_examples(self._corrupt, [(documents, "int32")], seed)
+        sources, targets = corrupted["inputs"], corrupted["targets"]
         return seq2seq_examples(
             sources,
             targets,
