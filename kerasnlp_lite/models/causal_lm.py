@@ -3,7 +3,6 @@
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
 from kerasnlp_lite.generation.decode import (
     as_text,
@@ -14,12 +13,11 @@ from kerasnlp_lite.generation.decode import (
 )
 from kerasnlp_lite.generation.samplers import get_sampler
 from kerasnlp_lite.heads.causal_lm_head import CausalLMHead
-from kerasnlp_lite.models.perplexity import Perplexity
-from kerasnlp_lite.models.task import Task, _is_text
+from kerasnlp_lite.models.task import PaddedTokenLossMixin, Task, _is_text
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
-class CausalLM(Task):
+class CausalLM(PaddedTokenLossMixin, Task):
     """Next-token prediction with a decoder-only backbone (GPT-1 section 3.1, GPT-2).
 
     Inputs: the backbone's (`token_ids`, `padding_mask`). Output: float32
@@ -50,26 +48,6 @@ class CausalLM(Task):
         super().__init__(inputs=inputs, outputs=logits, backbone=backbone, preprocessor=preprocessor, **kwargs)
         self.lm_head = head
         self._generate_functions = {}
-
-    # --- training ---------------------------------------------------------
-    def compile(self, optimizer="adam", loss=None, weighted_metrics=None, **kwargs):
-        if loss is None:
-            # Mean over real tokens: sum(w * CE) / sum(w), not / (B * T).
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
-        if weighted_metrics is None:
-            weighted_metrics = [Perplexity()]
-        super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
-
-    def _padding_weights(self, x, sample_weight):
-        if sample_weight is None and isinstance(x, dict) and "padding_mask" in x:
-            return ops.cast(x["padding_mask"], "float32")
-        return sample_weight
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return super().compute_loss(x, y, y_pred, self._padding_weights(x, sample_weight), training=training)
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        return super().compute_metrics(x, y, y_pred, self._padding_weights(x, sample_weight))
 
     # --- cached decoding --------------------------------------------------
     def compute_logits(self, hidden):

@@ -88,6 +88,38 @@ class Task(keras.Model):
         return cls(**config)
 
 
+class PaddedTokenLossMixin:
+    """Token-level training defaults for the language-model tasks (`CausalLM`, `Seq2SeqLM`).
+
+    `compile()` defaults to sparse cross-entropy from logits averaged over
+    real tokens only (sum(w * CE) / sum(w), not / (B * T)) and a perplexity
+    metric. Without a `sample_weight`, the inputs' `PADDING_MASK_KEY` mask
+    weights the positions, so padding never counts.
+    """
+
+    PADDING_MASK_KEY = "padding_mask"
+
+    def compile(self, optimizer="adam", loss=None, weighted_metrics=None, **kwargs):
+        from kerasnlp_lite.models.perplexity import Perplexity
+
+        if loss is None:
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
+        if weighted_metrics is None:
+            weighted_metrics = [Perplexity()]
+        super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
+
+    def _padding_weights(self, x, sample_weight):
+        if sample_weight is None and isinstance(x, dict) and self.PADDING_MASK_KEY in x:
+            return keras.ops.cast(x[self.PADDING_MASK_KEY], "float32")
+        return sample_weight
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return super().compute_loss(x, y, y_pred, self._padding_weights(x, sample_weight), training=training)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        return super().compute_metrics(x, y, y_pred, self._padding_weights(x, sample_weight))
+
+
 def _is_text(x):
     if isinstance(x, str):
         return True

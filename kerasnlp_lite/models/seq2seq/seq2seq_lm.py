@@ -20,9 +20,8 @@ from kerasnlp_lite.generation.decode import (
 )
 from kerasnlp_lite.generation.samplers import get_sampler
 from kerasnlp_lite.heads.causal_lm_head import CausalLMHead
-from kerasnlp_lite.models.perplexity import Perplexity
 from kerasnlp_lite.models.seq2seq.seq2seq_backbone import INPUT_NAMES, check_seq2seq_inputs
-from kerasnlp_lite.models.task import Task, _is_text
+from kerasnlp_lite.models.task import PaddedTokenLossMixin, Task, _is_text
 
 
 def _check_token_id(value, name, vocabulary_size):
@@ -32,7 +31,7 @@ def _check_token_id(value, name, vocabulary_size):
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
-class Seq2SeqLM(Task):
+class Seq2SeqLM(PaddedTokenLossMixin, Task):
     """p(y | x) with an encoder-decoder backbone (`TransformerSeq2Seq`, `BartBackbone`, `T5Backbone`).
 
     Inputs: the backbone's (`encoder_token_ids`, `encoder_padding_mask`,
@@ -63,6 +62,8 @@ class Seq2SeqLM(Task):
     >>> lm.fit(x, labels)          # x, labels = seq2seq_examples(sources, targets, ...)
     >>> lm.generate({"encoder_token_ids": ids, "encoder_padding_mask": mask}, max_length=12)["token_ids"]
     """
+
+    PADDING_MASK_KEY = "decoder_padding_mask"
 
     def __init__(
         self,
@@ -104,25 +105,6 @@ class Seq2SeqLM(Task):
     def call(self, inputs, training=None, mask=None):
         check_seq2seq_inputs(inputs, self.backbone.max_sequence_length)
         return super().call(inputs, training=training, mask=mask)
-
-    # --- training ---------------------------------------------------------
-    def compile(self, optimizer="adam", loss=None, weighted_metrics=None, **kwargs):
-        if loss is None:
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
-        if weighted_metrics is None:
-            weighted_metrics = [Perplexity()]
-        super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
-
-    def _padding_weights(self, x, sample_weight):
-        if sample_weight is None and isinstance(x, dict) and "decoder_padding_mask" in x:
-            return ops.cast(x["decoder_padding_mask"], "float32")
-        return sample_weight
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return super().compute_loss(x, y, y_pred, self._padding_weights(x, sample_weight), training=training)
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        return super().compute_metrics(x, y, y_pred, self._padding_weights(x, sample_weight))
 
     # --- decoding ---------------------------------------------------------
     def compute_logits(self, hidden):
