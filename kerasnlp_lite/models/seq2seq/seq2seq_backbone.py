@@ -260,6 +260,22 @@ class Seq2SeqBackbone(Backbone):
         return hidden, dict(cache, self=self_caches)
 
 
+def make_blocks(num_layers, num_decoder_layers, num_heads, intermediate_dim, **block_kwargs):
+    """`num_layers` encoder blocks and `num_decoder_layers` decoder blocks (with cross-attention)."""
+    from kerasnlp_lite.layers import TransformerDecoderBlock, TransformerEncoderBlock
+
+    encoder_blocks = [
+        TransformerEncoderBlock(num_heads, intermediate_dim, name=f"encoder_block_{i}", **block_kwargs)
+        for i in range(num_layers)
+    ]
+    decoder_blocks = [
+        TransformerDecoderBlock(num_heads, intermediate_dim, cross_attention=True, name=f"decoder_block_{i}",
+                                **block_kwargs)
+        for i in range(num_decoder_layers)
+    ]
+    return encoder_blocks, decoder_blocks
+
+
 def _input(name):
     import keras
 

@@ -5,8 +5,8 @@ https://arxiv.org/abs/1910.10683
 
 import keras
 
-from kerasnlp_lite.layers import RelativePositionBias, TokenEmbedding, TransformerDecoderBlock, TransformerEncoderBlock
-from kerasnlp_lite.models.seq2seq.seq2seq_backbone import Embedder, Seq2SeqBackbone, Seq2SeqWiring
+from kerasnlp_lite.layers import RelativePositionBias, TokenEmbedding
+from kerasnlp_lite.models.seq2seq.seq2seq_backbone import Embedder, Seq2SeqBackbone, Seq2SeqWiring, make_blocks
 from kerasnlp_lite.models.seq2seq.seq2seq_presets import T5_PRESETS
 from kerasnlp_lite.models.seq2seq.transformer_seq2seq import check_sizes
 from kerasnlp_lite.utils.validation import check_positive_int
@@ -112,15 +112,9 @@ class T5Backbone(Seq2SeqBackbone):
             attention_scale=1.0,
             dtype=dtype,
         )
-        encoder_blocks = [
-            TransformerEncoderBlock(num_heads, intermediate_dim, name=f"encoder_block_{i}", **block_kwargs)
-            for i in range(num_layers)
-        ]
-        decoder_blocks = [
-            TransformerDecoderBlock(num_heads, intermediate_dim, cross_attention=True, name=f"decoder_block_{i}",
-                                    **block_kwargs)
-            for i in range(num_decoder_layers)
-        ]
+        encoder_blocks, decoder_blocks = make_blocks(
+            num_layers, num_decoder_layers, num_heads, intermediate_dim, **block_kwargs
+        )
 
         def bias(name, bidirectional):
             return RelativePositionBias(
