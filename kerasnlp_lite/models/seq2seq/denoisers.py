@@ -239,7 +239,9 @@ class BartDenoiser(Seq2SeqLM):
             raise ValueError(
                 f"`mask_token_id` is required: the noise {[n for n in self.noise if n in _NEEDS_MASK]} inserts masks."
             )
-        self.mask_token_id = None if mask_token_id is None else _check_token_id(mask_token_id, "mask_token_id", vocabulary_size)
+        if mask_token_id is not None:
+            mask_token_id = _check_token_id(mask_token_id, "mask_token_id", vocabulary_size)
+        self.mask_token_id = mask_token_id
         self.bos_id = None if bos_id is None else _check_token_id(bos_id, "bos_id", vocabulary_size)
         self.eos_id = self.end_token_id
         self._noise_function = None
@@ -248,7 +250,9 @@ class BartDenoiser(Seq2SeqLM):
 
     def task_config(self):
         config = super().task_config()
-        config.update({"mask_token_id": self.mask_token_id, "noise": self.noise, "bos_id": self.bos_id, "eos_id": self.eos_id})
+        config.update(
+            {"mask_token_id": self.mask_token_id, "noise": self.noise, "bos_id": self.bos_id, "eos_id": self.eos_id}
+        )
         return config
 
     def _apply_noise(self, token_ids, sentence_ends, seed):
@@ -257,7 +261,9 @@ class BartDenoiser(Seq2SeqLM):
             step_seed = tf.random.experimental.stateless_fold_in(seed, index)
             if name == "sentence_permutation":
                 if "sentence_end_id" in kwargs:
-                    token_ids = sentence_permutation(token_ids, step_seed, sentence_end_id=kwargs["sentence_end_id"], **specials)
+                    token_ids = sentence_permutation(
+                        token_ids, step_seed, sentence_end_id=kwargs["sentence_end_id"], **specials
+                    )
                 else:
                     token_ids = sentence_permutation(token_ids, step_seed, sentence_ends=sentence_ends, **specials)
             elif name == "token_masking":
@@ -421,7 +427,8 @@ class T5Denoiser(Seq2SeqLM):
         for name in ("end_token_id", "pad_token_id", "decoder_start_token_id"):
             if getattr(self, name) in reserved:
                 raise ValueError(
-                    f"`{name}`={getattr(self, name)} is one of the sentinel ids [{reserved.start}, {reserved.stop - 1}]."
+                    f"`{name}`={getattr(self, name)} is one of the sentinel ids "
+                    f"[{reserved.start}, {reserved.stop - 1}]."
                 )
         self.noise_density = float(noise_density)
         self.mean_noise_span_length = float(mean_noise_span_length)
