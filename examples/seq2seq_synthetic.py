@@ -30,28 +30,13 @@ import numpy as np
 
 from kerasnlp_lite.data import addition_task, reverse_task, synthetic_seq2seq_examples, synthetic_vocabulary
 from kerasnlp_lite.models import Seq2SeqLM, TransformerSeq2Seq
+from kerasnlp_lite.training import WarmupDecay
 
 SETTINGS = {
     "reverse": dict(num_examples=4000, batch_size=32, epochs=3, learning_rate=1e-3, warmup_steps=0, beta_2=0.999),
     "addition": dict(num_examples=102400, batch_size=64, epochs=1, learning_rate=3e-3, warmup_steps=100, beta_2=0.98),
 }
 HELD_OUT = 300
-
-
-class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warmup to `peak`, then linear decay to 5% of it at `total_steps`."""
-
-    def __init__(self, peak, warmup_steps, total_steps):
-        self.peak, self.warmup_steps, self.total_steps = peak, warmup_steps, total_steps
-
-    def __call__(self, step):
-        step = keras.ops.cast(step, "float32")
-        warmup = keras.ops.minimum(1.0, (step + 1.0) / max(self.warmup_steps, 1))
-        decay = keras.ops.maximum(0.05, 1.0 - step / self.total_steps)
-        return self.peak * warmup * decay
-
-    def get_config(self):
-        return {"peak": self.peak, "warmup_steps": self.warmup_steps, "total_steps": self.total_steps}
 
 
 def make_task(task, num_examples, seed):
@@ -111,7 +96,9 @@ def main():
     steps = settings["epochs"] * -(-len(labels) // settings["batch_size"])
     learning_rate = settings["learning_rate"]
     if settings["warmup_steps"]:
-        learning_rate = WarmupLinearDecay(learning_rate, settings["warmup_steps"], steps)
+        learning_rate = WarmupDecay(
+            learning_rate, settings["warmup_steps"], steps - settings["warmup_steps"], end_learning_rate=0.05 * learning_rate
+        )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_2=settings["beta_2"]))
     model.optimizer.build(model.trainable_variables)  # Keras then traces the train step once, not twice
     print(f"{args.task}: {len(labels)} training examples, {steps} steps of batch {settings['batch_size']}, "

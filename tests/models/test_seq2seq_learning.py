@@ -40,6 +40,7 @@ from kerasnlp_lite.data import (
 )
 from kerasnlp_lite.models import BartBackbone, BartDenoiser, Seq2SeqLM, T5Backbone, T5Denoiser, TransformerSeq2Seq
 from kerasnlp_lite.saving import load_model
+from kerasnlp_lite.training import WarmupDecay
 from kerasnlp_lite.tokenizers import SentencePieceTokenizer, train_sentencepiece
 
 PAD = 0  # the padding id of kerasnlp_lite.data.synthetic (and of TransformerSeq2Seq)
@@ -60,22 +61,6 @@ REVERSAL = dict(num_examples=4000, max_length=8, vocabulary_size=16, batch_size=
 ADDITION = dict(
     num_examples=102400, max_digits=2, batch_size=64, epochs=1, learning_rate=3e-3, warmup_steps=100, beta_2=0.98
 )
-
-
-class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warmup to `peak`, then linear decay to 5% of it at `total_steps`."""
-
-    def __init__(self, peak, warmup_steps, total_steps):
-        self.peak, self.warmup_steps, self.total_steps = peak, warmup_steps, total_steps
-
-    def __call__(self, step):
-        step = keras.ops.cast(step, "float32")
-        warmup = keras.ops.minimum(1.0, (step + 1.0) / max(self.warmup_steps, 1))
-        decay = keras.ops.maximum(0.05, 1.0 - step / self.total_steps)
-        return self.peak * warmup * decay
-
-    def get_config(self):
-        return {"peak": self.peak, "warmup_steps": self.warmup_steps, "total_steps": self.total_steps}
 
 
 def _compile(model, learning_rate, beta_2=0.999):
@@ -167,7 +152,10 @@ def test_transformer_learns_addition():
     test = _held_out(addition_task, train, 1, HELD_OUT, candidates=20000, min_digits=1, max_digits=c["max_digits"])
     model = _tiny_transformer(14)  # [PAD] [BOS] [EOS] 0-9 +
     total_steps = c["epochs"] * -(-len(train["source_ids"]) // c["batch_size"])
-    _compile(model, WarmupLinearDecay(c["learning_rate"], c["warmup_steps"], total_steps), beta_2=c["beta_2"])
+    schedule = WarmupDecay(
+        c["learning_rate"], c["warmup_steps"], total_steps - c["warmup_steps"], end_learning_rate=0.05 * c["learning_rate"]
+    )
+    _compile(model, schedule, beta_2=c["beta_2"])
     x, labels = synthetic_seq2seq_examples(train)
     history = model.fit(x, labels, batch_size=c["batch_size"], epochs=c["epochs"], verbose=0)
     x_test, labels_test = synthetic_seq2seq_examples(test)
