@@ -20,6 +20,7 @@ ds = dataset.enumerate().map(
 This module also holds the small input checks shared by the objectives.
 """
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -84,17 +85,17 @@ def example_seed(seed, index, epoch=0):
 
 
 def check_id(value, name, vocabulary_size=None, allow_none=False):
-    """Checks a special token id given as a Python int; returns it."""
+    """Checks a special token id given as a Python (or numpy) int; returns it as a Python int."""
     if value is None:
         if allow_none:
             return None
         raise ValueError(f"`{name}` is required (an int token id), got None.")
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"`{name}` must be an int token id, got {value!r} ({type(value).__name__}).")
     if value < 0 or (vocabulary_size is not None and value >= vocabulary_size):
         bound = f"[0, {vocabulary_size})" if vocabulary_size is not None else ">= 0"
         raise ValueError(f"`{name}` must be a token id in {bound}, got {value}.")
-    return value
+    return int(value)
 
 
 def check_ids(values, name, vocabulary_size=None):

@@ -23,7 +23,8 @@ def _rows(values, name):
     return rows
 
 
-def _pad(rows, length, pad_id, name):
+def pad_rows(rows, length, pad_id, name):
+    """Id rows -> right-padded `ids`, `mask` int32 `[N, length or longest]`; a longer row is an error."""
     width = max(len(r) for r in rows) if length is None else length
     too_long = [i for i, r in enumerate(rows) if len(r) > width]
     if too_long:
@@ -83,8 +84,8 @@ def seq2seq_examples(
             f"{len(missing)} targets do not end with the end token end_token_id={end_token_id} (first: row "
             f"{missing[0]}, ending in {int(targets[missing[0]][-1])}); append it so the model learns to stop."
         )
-    encoder_ids, encoder_mask = _pad(sources, encoder_sequence_length, pad_token_id, "source_ids")
-    labels, decoder_mask = _pad(targets, decoder_sequence_length, pad_token_id, "target_ids")
+    encoder_ids, encoder_mask = pad_rows(sources, encoder_sequence_length, pad_token_id, "source_ids")
+    labels, decoder_mask = pad_rows(targets, decoder_sequence_length, pad_token_id, "target_ids")
     decoder_ids = np.concatenate([np.full((len(targets), 1), decoder_start_token_id, "int32"), labels[:, :-1]], 1)
     decoder_ids = np.where(decoder_mask > 0, decoder_ids, pad_token_id).astype("int32")
     x = {

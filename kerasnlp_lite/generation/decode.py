@@ -110,6 +110,17 @@ def as_text(value):
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
 
 
+def detokenize_rows(tokenizer, token_ids, padding_mask, skip_ids=()):
+    """Generated rows -> strings: the real tokens of each row (`padding_mask`), minus `skip_ids`
+    (stop tokens, a decoder start token), detokenized and decoded with `as_text`."""
+    skip = set(skip_ids)
+    texts = []
+    for ids, row_mask in zip(np.asarray(token_ids).tolist(), np.asarray(padding_mask).tolist()):
+        row = [t for t, real in zip(ids, row_mask) if real and t not in skip]
+        texts.append(as_text(tokenizer.detokenize(tf.constant(row, tf.int32))))
+    return texts
+
+
 def check_generation_lengths(max_length, prompt_width, max_sequence_length):
     if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)):
         raise ValueError(f"`max_length` must be an int, got {max_length!r}.")

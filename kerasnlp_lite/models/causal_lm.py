@@ -5,10 +5,10 @@ import numpy as np
 import tensorflow as tf
 
 from kerasnlp_lite.generation.decode import (
-    as_text,
     build_generate_function,
     check_generation_lengths,
     check_stop_token_ids,
+    detokenize_rows,
     prepare_prompts,
 )
 from kerasnlp_lite.generation.samplers import get_sampler
@@ -126,11 +126,7 @@ class CausalLM(PaddedTokenLossMixin, Task):
         outputs = {name: value.numpy() for name, value in outputs.items()}
         if not is_text:
             return outputs
-        rows = [
-            [t for t, real in zip(ids, row_mask) if real and t not in stop_token_ids]
-            for ids, row_mask in zip(outputs["token_ids"].tolist(), outputs["padding_mask"].tolist())
-        ]
-        texts = [as_text(tokenizer.detokenize(tf.constant(row, tf.int32))) for row in rows]
+        texts = detokenize_rows(tokenizer, outputs["token_ids"], outputs["padding_mask"], stop_token_ids)
         return texts[0] if single_text else texts
 
     def _tokenizer(self):

@@ -27,10 +27,10 @@ from kerasnlp_lite.data.bart_noise import (
     token_deletion,
     token_masking,
 )
-from kerasnlp_lite.data.seeds import example_seed, make_seed
+from kerasnlp_lite.data.seeds import check_id, example_seed, make_seed
 from kerasnlp_lite.data.seq2seq import seq2seq_examples
 from kerasnlp_lite.data.span_corruption import span_corruption
-from kerasnlp_lite.models.seq2seq.seq2seq_lm import Seq2SeqLM, _check_token_id
+from kerasnlp_lite.models.seq2seq.seq2seq_lm import Seq2SeqLM
 from kerasnlp_lite.utils.validation import check_positive_int
 
 # BART's transforms in the order they are applied (fairseq's `DenoisingDataset`: permute
@@ -240,9 +240,9 @@ class BartDenoiser(Seq2SeqLM):
                 f"`mask_token_id` is required: the noise {[n for n in self.noise if n in _NEEDS_MASK]} inserts masks."
             )
         if mask_token_id is not None:
-            mask_token_id = _check_token_id(mask_token_id, "mask_token_id", vocabulary_size)
+            mask_token_id = check_id(mask_token_id, "mask_token_id", vocabulary_size)
         self.mask_token_id = mask_token_id
-        self.bos_id = None if bos_id is None else _check_token_id(bos_id, "bos_id", vocabulary_size)
+        self.bos_id = None if bos_id is None else check_id(bos_id, "bos_id", vocabulary_size)
         self.eos_id = self.end_token_id
         self._noise_function = None
         # Fail now on bad transform arguments rather than at the first batch.
@@ -418,7 +418,7 @@ class T5Denoiser(Seq2SeqLM):
             raise ValueError(f"`mean_noise_span_length` must be a float > 0, got {mean_noise_span_length!r}.")
         check_positive_int(num_sentinels, "num_sentinels")
         first_sentinel_id = vocabulary_size - 1 if first_sentinel_id is None else first_sentinel_id
-        first_sentinel_id = _check_token_id(first_sentinel_id, "first_sentinel_id", vocabulary_size)
+        first_sentinel_id = check_id(first_sentinel_id, "first_sentinel_id", vocabulary_size)
         if num_sentinels > first_sentinel_id + 1:
             raise ValueError(
                 f"`num_sentinels`={num_sentinels} does not fit below `first_sentinel_id`={first_sentinel_id}."

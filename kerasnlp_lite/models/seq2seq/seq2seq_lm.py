@@ -11,23 +11,19 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from kerasnlp_lite.data.seeds import check_id
 from kerasnlp_lite.generation.decode import (
-    as_text,
     build_seq2seq_generate_function,
     check_generation_lengths,
     check_stop_token_ids,
+    detokenize_rows,
     prepare_prompts,
 )
 from kerasnlp_lite.generation.samplers import get_sampler
 from kerasnlp_lite.heads.causal_lm_head import CausalLMHead
+from kerasnlp_lite.layers.token_embedding import check_ids_in_range
 from kerasnlp_lite.models.seq2seq.seq2seq_backbone import INPUT_NAMES, check_seq2seq_inputs
 from kerasnlp_lite.models.task import PaddedTokenLossMixin, Task, _is_text
-
-
-def _check_token_id(value, name, vocabulary_size):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < vocabulary_size:
-        raise ValueError(f"`{name}` must be a token id in [0, {vocabulary_size}), got {value!r}.")
-    return int(value)
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -81,7 +77,7 @@ class Seq2SeqLM(PaddedTokenLossMixin, Task):
             "pad_token_id": backbone.PAD_TOKEN_ID if pad_token_id is None else pad_token_id,
         }
         for name, value in self_ids.items():
-            _check_token_id(value, name, vocabulary_size)
+            check_id(value, name, vocabulary_size)
         inputs = backbone.input
         head = CausalLMHead(backbone.token_embedding, dtype=backbone.dtype_policy, name="lm_head")
         hidden = backbone(inputs)["decoder_sequence_output"]
@@ -214,7 +210,7 @@ class Seq2SeqLM(PaddedTokenLossMixin, Task):
         else:
             ids, mask = prepare_prompts(inputs)
             encoder = {"encoder_token_ids": ids, "encoder_padding_mask": mask.astype("int32")}
-        self._check_ids(encoder["encoder_token_ids"], self.backbone.vocabulary_size, "encoder_token_ids")
+        check_ids_in_range(encoder["encoder_token_ids"], self.backbone.vocabulary_size, "encoder_token_ids")
         batch_size = len(encoder["encoder_token_ids"])
         if decoder_prompts is None:
             decoder_prompts = [[self.decoder_start_token_id]] * batch_size
@@ -224,7 +220,7 @@ class Seq2SeqLM(PaddedTokenLossMixin, Task):
                 f"Encoder and decoder inputs must have the same batch size; got {batch_size} sources and "
                 f"{len(decoder_ids)} decoder prompts."
             )
-        self._check_ids(decoder_ids, vocabulary_size, "decoder_prompts")
+        check_ids_in_range(decoder_ids, vocabulary_size, "decoder_prompts")
         check_seq2seq_inputs(dict(encoder), self.backbone.max_sequence_length)
         check_generation_lengths(max_length, decoder_ids.shape[1], self.backbone.max_sequence_length or np.inf)
         key = (int(max_length), repr(sampler), stop_token_ids, bool(use_cache), bool(jit_compile))
@@ -245,18 +241,8 @@ class Seq2SeqLM(PaddedTokenLossMixin, Task):
             return outputs
         tokenizer = self._preprocessor("strings").tokenizer
         skip = set(stop_token_ids) | {self.decoder_start_token_id, self.pad_token_id}
-        rows = [
-            [t for t, real in zip(ids, row_mask) if real and t not in skip]
-            for ids, row_mask in zip(outputs["token_ids"].tolist(), outputs["padding_mask"].tolist())
-        ]
-        texts = [as_text(tokenizer.detokenize(tf.constant(row, tf.int32))) for row in rows]
+        texts = detokenize_rows(tokenizer, outputs["token_ids"], outputs["padding_mask"], skip)
         return texts[0] if single_text else texts
-
-    @staticmethod
-    def _check_ids(ids, size, name):
-        ids = np.asarray(ids)
-        if ids.size and (ids.min() < 0 or ids.max() >= size):
-            raise ValueError(f"`{name}` must be in [0, {size}), got values in [{ids.min()}, {ids.max()}].")
 
     def _preprocessor(self, what):
         if self.preprocessor is None or not hasattr(self.preprocessor, "encoder_inputs"):

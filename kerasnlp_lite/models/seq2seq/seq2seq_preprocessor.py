@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasnlp_lite.data.seq2seq import seq2seq_examples
+from kerasnlp_lite.data.seq2seq import pad_rows, seq2seq_examples
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -61,12 +61,10 @@ class Seq2SeqPreprocessor(keras.layers.Layer):
 
     def encoder_inputs(self, texts):
         """`encoder_token_ids`, `encoder_padding_mask` (int32 numpy) of source strings."""
-        sources = self._ids(texts, self.encoder_start_token_id)
-        x, _ = seq2seq_examples(
-            sources, [[self.end_token_id]] * len(sources), self.decoder_start_token_id, self.end_token_id,
-            self.pad_token_id, self.encoder_sequence_length, None,
+        ids, mask = pad_rows(
+            self._ids(texts, self.encoder_start_token_id), self.encoder_sequence_length, self.pad_token_id, "texts"
         )
-        return {"encoder_token_ids": x["encoder_token_ids"], "encoder_padding_mask": x["encoder_padding_mask"]}
+        return {"encoder_token_ids": ids, "encoder_padding_mask": mask}
 
     def examples(self, source_texts, target_texts):
         """`(x, labels)` for `Seq2SeqLM.fit` from parallel lists of strings."""
