@@ -1,6 +1,7 @@
 """A Seq2SeqLM on device: one .tflite file (builtins + tf-text ops) that tokenizes, encodes once,
 decodes with a KV cache in a builtin WHILE loop, and detokenizes; tokens equal Keras' generate."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -15,6 +16,9 @@ VOCABULARY = ["[PAD]", "</s>", "[UNK]", "copy", "translate", ":"] + list("abcdef
 @pytest.mark.slow
 @pytest.mark.tflite
 def test_t5_text_in_text_out_on_device(tmp_path):
+    # Fixed weights: with fresh random ones a near-tie of two logits could flip one greedy argmax between
+    # TFLite's and Keras' float sums (one unexplained failure in an unseeded run; seeds 0-2 all match).
+    keras.utils.set_random_seed(0)
     tokenizer = WordPieceTokenizer(VOCABULARY, cls_token=None, sep_token=None, mask_token=None)
     preprocessor = Seq2SeqPreprocessor(tokenizer, end_token_id=1, decoder_start_token_id=0)
     backbone = T5Backbone(vocabulary_size=len(VOCABULARY), num_layers=2, num_heads=2, hidden_dim=32,
