@@ -94,6 +94,52 @@ def _sample(logits, top_k, temperature, state, max_top_k):
     return tf.where(top_k <= 1, greedy, sampled), state
 
 
+def sampling_input_specs(max_stop_tokens):
+    """The inputs of a `generate` signature that steer `sampling_while_loop`."""
+    import tensorflow as tf
+
+    int_spec = lambda shape, name: tf.TensorSpec(shape, tf.int32, name=name)  # noqa: E731
+    return {
+        "max_new_tokens": int_spec((1,), "max_new_tokens"),
+        "stop_token_ids": int_spec((1, int(max_stop_tokens)), "stop_token_ids"),
+        "top_k": int_spec((1,), "top_k"),
+        "temperature": tf.TensorSpec((1,), tf.float32, name="temperature"),
+        "seed": int_spec((1,), "seed"),
+    }
+
+
+def sampling_while_loop(step, start, end, buffer, logits, flat, inputs, max_top_k):
+    """The on-device decode loop (one builtin WHILE) shared by the generation exports.
+
+    From position `start` until `end` or a stop token: sample a token from
+    `logits` (`_sample`, with `inputs["top_k"]`, `["temperature"]`,
+    `["seed"]`), write it to column i of the fixed `[1, L]` `buffer`
+    (DYNAMIC_UPDATE_SLICE), then `step(token [1], flat, i) -> (logits, flat)`.
+    `flat` is the cache as a flat tuple of rank-4 tensors: loop variables keep
+    static shapes (else the converter inserts a Flex Identity).
+
+    Returns `(position after the last token, buffer)`.
+    """
+    import keras
+    import tensorflow as tf
+
+    stops = inputs["stop_token_ids"]  # [1, S]
+
+    def cond(i, buffer, done, logits, state, *flat):
+        return tf.logical_and(i < end, tf.logical_not(done))
+
+    def body(i, buffer, done, logits, state, *flat):
+        token, state = _sample(logits, inputs["top_k"], inputs["temperature"], state, max_top_k)
+        buffer = keras.ops.slice_update(buffer, [tf.constant(0), i], tf.reshape(token, [1, 1]))
+        done = tf.reduce_any(tf.equal(stops, tf.expand_dims(token, 1)))
+        logits, flat = step(token, flat, i)
+        return (i + 1, buffer, done, logits, state) + tuple(flat)
+
+    state = _seed_state(tf.abs(inputs["seed"][0]))
+    results = tf.while_loop(cond, body, (start, buffer, tf.constant(False), logits, state) + tuple(flat))
+    return results[0], results[1]
+
+
 # --- the signatures -----------------------------------------------------------
 def build_generation_archive(
     model, max_length, tokenizer=None, generate_signature=True, max_top_k=40, max_stop_tokens=4
@@ -160,41 +206,24 @@ def build_generation_archive(
 
         def generate(inputs):
             token_ids, length = inputs["token_ids"], inputs["length"]
-            stops = inputs["stop_token_ids"]  # [1, S]
             n = length[0]
             positions = tf.expand_dims(tf.range(length_cap), 0)  # [1, L]
             buffer = tf.where(positions < n, token_ids, tf.zeros_like(token_ids))
             logits, cache = run_prompt(token_ids, length)
             end = tf.minimum(n + tf.maximum(inputs["max_new_tokens"][0], 0), length_cap)
-            state = _seed_state(tf.abs(inputs["seed"][0]))
-            # Loop variables keep static shapes (else the converter inserts a Flex Identity);
-            # the cache is a flat tuple of rank-4 tensors.
+
+            def step_flat(token, flat, i):
+                logits, cache = step(token, [(flat[2 * j], flat[2 * j + 1]) for j in range(layers)], i)
+                return logits, tuple(t for pair in cache for t in pair)
+
             flat = tuple(t for pair in cache for t in pair)
-
-            def cond(i, buffer, done, logits, state, *flat):
-                return tf.logical_and(i < end, tf.logical_not(done))
-
-            def body(i, buffer, done, logits, state, *flat):
-                token, state = _sample(logits, inputs["top_k"], inputs["temperature"], state, max_top_k)
-                # DYNAMIC_UPDATE_SLICE: the token goes to column i of the fixed [1, L] buffer.
-                buffer = keras.ops.slice_update(buffer, [tf.constant(0), i], tf.reshape(token, [1, 1]))
-                done = tf.reduce_any(tf.equal(stops, tf.expand_dims(token, 1)))
-                logits, new_cache = step(token, [(flat[2 * j], flat[2 * j + 1]) for j in range(layers)], i)
-                new_flat = tuple(t for pair in new_cache for t in pair)
-                return (i + 1, buffer, done, logits, state) + new_flat
-
-            loop_vars = (n, buffer, tf.constant(False), logits, state) + flat
-            results = tf.while_loop(cond, body, loop_vars)
-            return {"token_ids": results[1], "length": tf.reshape(results[0], [1])}
+            position, buffer = sampling_while_loop(step_flat, n, end, buffer, logits, flat, inputs, max_top_k)
+            return {"token_ids": buffer, "length": tf.reshape(position, [1])}
 
         generate_spec = {
             "token_ids": int_spec((1, length_cap), "token_ids"),
             "length": int_spec((1,), "length"),
-            "max_new_tokens": int_spec((1,), "max_new_tokens"),
-            "stop_token_ids": int_spec((1, int(max_stop_tokens)), "stop_token_ids"),
-            "top_k": int_spec((1,), "top_k"),
-            "temperature": tf.TensorSpec((1,), tf.float32, name="temperature"),
-            "seed": int_spec((1,), "seed"),
+            **sampling_input_specs(max_stop_tokens),
         }
         archive.add_endpoint("generate", generate, input_signature=[generate_spec])
         signatures.append("generate")

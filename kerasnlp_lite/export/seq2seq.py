@@ -25,7 +25,12 @@ import os
 
 import numpy as np
 
-from kerasnlp_lite.export.generation import _sample, _seed_state, add_text_endpoints, convert_in_worker
+from kerasnlp_lite.export.generation import (
+    add_text_endpoints,
+    convert_in_worker,
+    sampling_input_specs,
+    sampling_while_loop,
+)
 
 FORMAT = "kerasnlp_lite.seq2seq_lm/1"
 QUANTIZE_MODES = (None, "float16", "dynamic_int8")
@@ -64,30 +69,13 @@ def build_seq2seq_archive(model, max_length, max_source_length, tokenizer=None, 
         logits, flat = step(start, flat, tf.constant(0))
         buffer = tf.pad(tf.reshape(start, [1, 1]), [[0, 0], [0, length_cap - 1]])  # [1, L]
         end = tf.minimum(1 + tf.maximum(inputs["max_new_tokens"][0], 0), length_cap)
-        stops = inputs["stop_token_ids"]
-        seed_state = _seed_state(tf.abs(inputs["seed"][0]))
-
-        def cond(i, buffer, done, logits, seed_state, *flat):
-            return tf.logical_and(i < end, tf.logical_not(done))
-
-        def body(i, buffer, done, logits, seed_state, *flat):
-            token, seed_state = _sample(logits, inputs["top_k"], inputs["temperature"], seed_state, max_top_k)
-            buffer = keras.ops.slice_update(buffer, [tf.constant(0), i], tf.reshape(token, [1, 1]))
-            done = tf.reduce_any(tf.equal(stops, tf.expand_dims(token, 1)))
-            logits, flat = step(token, flat, i)
-            return (i + 1, buffer, done, logits, seed_state) + flat
-
-        results = tf.while_loop(cond, body, (tf.constant(1), buffer, tf.constant(False), logits, seed_state) + flat)
-        return {"token_ids": results[1], "length": tf.reshape(results[0], [1])}
+        position, buffer = sampling_while_loop(step, tf.constant(1), end, buffer, logits, flat, inputs, max_top_k)
+        return {"token_ids": buffer, "length": tf.reshape(position, [1])}
 
     spec = {
         "encoder_token_ids": int_spec((1, source_cap), "encoder_token_ids"),
         "encoder_length": int_spec((1,), "encoder_length"),
-        "max_new_tokens": int_spec((1,), "max_new_tokens"),
-        "stop_token_ids": int_spec((1, int(max_stop_tokens)), "stop_token_ids"),
-        "top_k": int_spec((1,), "top_k"),
-        "temperature": tf.TensorSpec((1,), tf.float32, name="temperature"),
-        "seed": int_spec((1,), "seed"),
+        **sampling_input_specs(max_stop_tokens),
     }
     archive.add_endpoint("generate", generate, input_signature=[spec])
     signatures = ["generate"]
