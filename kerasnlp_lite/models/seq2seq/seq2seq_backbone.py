@@ -17,7 +17,7 @@ self-attention K/V caches) and `call_with_cache` one decoder chunk at a time.
 import numpy as np
 from keras import ops
 
-from kerasnlp_lite.models.backbone import Backbone, check_input_keys
+from kerasnlp_lite.models.backbone import Backbone
 from kerasnlp_lite.utils.validation import check_positive_int
 
 INPUT_NAMES = ("encoder_token_ids", "encoder_padding_mask", "decoder_token_ids", "decoder_padding_mask")
@@ -196,9 +196,8 @@ class Seq2SeqBackbone(Backbone):
         return self._wiring.decoder_embedding.token_embedding
 
     def call(self, inputs, training=None, mask=None):
-        check_input_keys(self, inputs)
         check_seq2seq_inputs(inputs, self.max_sequence_length)
-        return Backbone.call(self, inputs, training=training, mask=mask)
+        return super().call(inputs, training=training, mask=mask)  # checks the input names too
 
     # --- generation -------------------------------------------------------
     def encode(self, encoder_token_ids, encoder_padding_mask):
