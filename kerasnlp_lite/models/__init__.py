@@ -19,7 +19,9 @@ from kerasnlp_lite.models.albert.albert_backbone import AlbertBackbone
 from kerasnlp_lite.models.roberta.roberta_backbone import RobertaBackbone
 
 AVAILABLE_MODELS += ["AlbertBackbone", "RobertaBackbone"]
-from kerasnlp_lite.models.preprocessor import TextPreprocessor
+from kerasnlp_lite.models.preprocessor import Preprocessor, TextPreprocessor
+from kerasnlp_lite.models.causal_lm_preprocessor import CausalLMPreprocessor
+from kerasnlp_lite.models.masked_lm_preprocessor import MaskedLMPreprocessor
 from kerasnlp_lite.models.gpt.gpt_backbone import GPTBackbone
 from kerasnlp_lite.models.causal_lm import CausalLM
 from kerasnlp_lite.models.perplexity import Perplexity

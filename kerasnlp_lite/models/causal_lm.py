@@ -13,6 +13,7 @@ from kerasnlp_lite.generation.decode import (
 )
 from kerasnlp_lite.generation.samplers import get_sampler
 from kerasnlp_lite.heads.causal_lm_head import CausalLMHead
+from kerasnlp_lite.models import text_inputs
 from kerasnlp_lite.models.task import PaddedTokenLossMixin, Task, _is_text
 
 
@@ -108,10 +109,16 @@ class CausalLM(PaddedTokenLossMixin, Task):
         stop_token_ids = check_stop_token_ids(stop_token_ids, self.backbone.vocabulary_size)
         single_text = isinstance(prompts, (str, bytes))
         is_text = _is_text(prompts)
+        skip_ids = set(stop_token_ids)
         if is_text:
             tokenizer = self._tokenizer()
-            texts = [prompts] if single_text else list(np.asarray(prompts, dtype=object).tolist())
-            prompts = tokenizer.tokenize(tf.constant(texts)).to_list()  # ragged [B, None] -> id lists
+            texts = [prompts] if single_text else list(text_inputs.check_texts(prompts, "prompts"))
+            if hasattr(self.preprocessor, "prompt_ids"):
+                prompts = self.preprocessor.prompt_ids(texts)  # [start] + tokens, as in training
+                if self.preprocessor.start_token_id is not None:
+                    skip_ids.add(self.preprocessor.start_token_id)
+            else:
+                prompts = tokenizer.tokenize(tf.constant(texts)).to_list()  # ragged [B, None] -> id lists
         token_ids, mask = prepare_prompts(prompts, padding_mask)
         check_generation_lengths(max_length, token_ids.shape[1], self.backbone.max_sequence_length)
         key = (int(max_length), repr(sampler), stop_token_ids, int(pad_id), bool(use_cache), bool(jit_compile))
@@ -126,8 +133,13 @@ class CausalLM(PaddedTokenLossMixin, Task):
         outputs = {name: value.numpy() for name, value in outputs.items()}
         if not is_text:
             return outputs
-        texts = detokenize_rows(tokenizer, outputs["token_ids"], outputs["padding_mask"], stop_token_ids)
+        texts = detokenize_rows(tokenizer, outputs["token_ids"], outputs["padding_mask"], skip_ids)
         return texts[0] if single_text else texts
+
+    def check_text_targets(self, y, sample_weight, n):
+        if y is not None:
+            raise ValueError("CausalLM makes its own labels (the next tokens of each text): pass texts as `x`, no `y`.")
+        return None, text_inputs.check_aligned(sample_weight, n, "sample_weight")
 
     def _tokenizer(self):
         if self.preprocessor is None:

@@ -1,9 +1,11 @@
 """Tasks on encoder backbones (BERT, ALBERT, RoBERTa): pretraining, classification, embeddings."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from kerasnlp_lite.heads import ClassificationHead, MaskedLMHead, NextSentenceHead, TokenClassificationHead
+from kerasnlp_lite.models import text_inputs
 from kerasnlp_lite.models.task import Task
 from kerasnlp_lite.utils.validation import check_positive_int
 
@@ -50,6 +52,25 @@ class BertPretrainer(Task):
         super().__init__(inputs=inputs, outputs=outputs, backbone=backbone, preprocessor=preprocessor, **kwargs)
         self.next_sentence = next_sentence
         self.mlm_head = mlm_head
+
+    def text_batch(self, x, y=None, sample_weight=None, seed=None):
+        """Raw text -> masked batch (the preprocessor masks on the fly); `y` = sentence labels for NSP/SOP."""
+        if self.next_sentence and y is None:
+            raise ValueError(
+                f"{type(self).__name__} with a sentence head needs sentence pairs `x=(first, second)` and their "
+                f"labels as `y` ({self.sentence_output}); for masked LM alone build it with next_sentence=False."
+            )
+        if not self.next_sentence and y is not None:
+            raise ValueError(f"{type(self).__name__} without a sentence head takes no `y` with text.")
+        x, targets, weights = self.preprocessor.training_batch(x, y, sample_weight, seed=seed)
+        if "sentence" in targets:
+            targets[self.sentence_output] = targets.pop("sentence")
+            weights[self.sentence_output] = tf.ones_like(targets[self.sentence_output], tf.float32)
+        return x, targets, weights
+
+    def check_text_targets(self, y, sample_weight, n):
+        y, sample_weight = super().check_text_targets(y, sample_weight, n)
+        return text_inputs.check_class_labels(y, 2, "y"), sample_weight
 
     def compile(self, optimizer="adam", loss=None, **kwargs):
         if loss is None:
@@ -98,6 +119,22 @@ class TextClassifier(Task):
         self.num_classes = num_classes
         self.dropout = dropout
 
+    def check_text_targets(self, y, sample_weight, n):
+        y, sample_weight = super().check_text_targets(y, sample_weight, n)
+        return text_inputs.check_class_labels(y, self.num_classes, "y"), sample_weight
+
+    def text_batch(self, x, y=None, sample_weight=None, seed=None):
+        if y is not None:
+            # Labels from a dataset are checked here (in-memory ones eagerly, by `check_text_targets`).
+            y = tf.convert_to_tensor(y)
+            check = tf.debugging.assert_less(
+                tf.cast(y, tf.int64), tf.cast(self.num_classes, tf.int64),
+                message=f"`y` holds class ids >= num_classes={self.num_classes}",
+            )
+            with tf.control_dependencies([check, tf.debugging.assert_non_negative(y, message="`y` holds negative class ids")]):
+                y = tf.identity(y)
+        return super().text_batch(x, y, sample_weight, seed)
+
     def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
         super().compile(
             optimizer=optimizer,
@@ -122,6 +159,14 @@ class TokenClassifier(TextClassifier):
         Task.__init__(self, inputs=inputs, outputs=outputs, backbone=backbone, preprocessor=preprocessor, **kwargs)
         self.num_classes = num_classes
         self.dropout = dropout
+
+    def check_text_targets(self, y, sample_weight, n):
+        if y is not None:
+            raise ValueError(
+                "TokenClassifier cannot align per-token labels with raw text (the tokenizer splits words); "
+                "tokenize first and pass token ids with labels per token."
+            )
+        return super().check_text_targets(y, sample_weight, n)
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")

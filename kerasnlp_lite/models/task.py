@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasnlp_lite.models import text_inputs
 from kerasnlp_lite.models.backbone import check_input_keys
 
 
@@ -28,24 +29,144 @@ class Task(keras.Model):
         check_input_keys(self, inputs)
         return super().call(inputs, training=training, mask=mask)
 
-    def predict(self, x, batch_size=32, **kwargs):
-        if _is_text(x):
-            if self.preprocessor is None:
-                raise ValueError(
-                    f"{type(self).__name__} got strings but has no `preprocessor`; pass one when building the task "
-                    "or call it on token ids."
+    # --- raw text in fit / evaluate / predict ------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, sample_weight=None, validation_data=None,
+            validation_split=0.0, shuffle=True, validation_batch_size=None, **kwargs):
+        """`keras.Model.fit`, plus raw text through the `preprocessor` (see `kerasnlp_lite.models.text_inputs`).
+
+        `x` may be strings (a list, numpy array or `tf.string` tensor, a tuple
+        of two such batches for sentence pairs) with `y` / `sample_weight`
+        beside them, or a `tf.data.Dataset` of strings, `(strings, labels)` or
+        `(strings, labels, weights)`. Texts are tokenized and packed per batch
+        inside `tf.data` (language models also make their targets there).
+        """
+        text_inputs.check_not_empty(x)
+        if text_inputs.contains_text(x):
+            if validation_split:
+                (x, y, sample_weight), validation_data = self._split_validation(x, y, sample_weight, validation_split)
+            x = self._text_dataset(x, y, sample_weight, batch_size, shuffle=shuffle)
+            y = sample_weight = batch_size = None
+            validation_split, shuffle = 0.0, False  # shuffled above, before batching
+        if validation_data is not None and text_inputs.contains_text(validation_data):
+            if isinstance(validation_data, tf.data.Dataset):
+                validation_data = self._text_dataset(validation_data, batch_size=validation_batch_size)
+            else:
+                validation_data = self._text_dataset(
+                    *self._unpack_in_memory(validation_data), validation_batch_size or batch_size
                 )
-            texts = [x] if isinstance(x, (str, bytes)) else list(np.asarray(x, dtype=object).tolist())
-            return super().predict(self.preprocess(texts), batch_size=batch_size, **kwargs)
+        return super().fit(
+            x, y, batch_size=batch_size, epochs=epochs, sample_weight=sample_weight, validation_data=validation_data,
+            validation_split=validation_split, shuffle=shuffle, validation_batch_size=validation_batch_size, **kwargs
+        )
+
+    def evaluate(self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs):
+        """`keras.Model.evaluate`, taking raw text like `fit`."""
+        text_inputs.check_not_empty(x)
+        if text_inputs.contains_text(x):
+            x = self._text_dataset(x, y, sample_weight, batch_size)
+            y = sample_weight = batch_size = None
+        return super().evaluate(x, y, batch_size=batch_size, sample_weight=sample_weight, **kwargs)
+
+    def predict(self, x, batch_size=None, **kwargs):
+        """`keras.Model.predict`, taking raw text (strings, pairs, or a dataset of them)."""
+        text_inputs.check_not_empty(x)
+        if text_inputs.contains_text(x):
+            self._require_preprocessor()
+            if isinstance(x, tf.data.Dataset):
+                x = text_inputs.preprocessed_dataset(self, x, batch_size, training=False)
+                return super().predict(x, **kwargs)
+            texts = text_inputs.check_text_inputs(x, "x")
+            return super().predict(self.preprocess(texts), batch_size=batch_size or 32, **kwargs)
         return super().predict(x, batch_size=batch_size, **kwargs)
 
+    def text_batch(self, x, y=None, sample_weight=None, seed=None):
+        """One batch of text (tensors) -> `(x, y, sample_weight)` for this task, TF ops only.
+
+        The preprocessor's `training_batch`; tasks adapt it (a classifier
+        checks its labels, a pretrainer names its sentence target).
+        """
+        return self.preprocessor.training_batch(x, y, sample_weight, seed=seed)
+
+    def check_text_targets(self, y, sample_weight, n):
+        """Eager checks of in-memory targets beside n texts (subclasses check ranges)."""
+        return text_inputs.check_aligned(y, n, "y"), text_inputs.check_aligned(sample_weight, n, "sample_weight")
+
+    def _require_preprocessor(self):
+        if self.preprocessor is None:
+            raise ValueError(
+                f"{type(self).__name__} got strings but has no `preprocessor`; pass one when building the task "
+                "(e.g. `preprocessor=TextPreprocessor(tokenizer, packer)`), or call it on token ids."
+            )
+
+    def _unpack_in_memory(self, data):
+        if isinstance(data, tuple) and len(data) in (2, 3) and not all(text_inputs.contains_text(v) for v in data):
+            return tuple(data) + (None,) * (3 - len(data))
+        return data, None, None
+
+    def _text_dataset(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False):
+        self._require_preprocessor()
+        if isinstance(x, tf.data.Dataset):
+            if y is not None or sample_weight is not None:
+                raise ValueError("With a dataset `x`, put the labels and weights in its elements, not in `y`.")
+            return text_inputs.preprocessed_dataset(self, x, batch_size)
+        x, y = self._text_xy(x, y)
+        texts = text_inputs.check_text_inputs(x, "x")
+        y, sample_weight = self.check_text_targets(y, sample_weight, text_inputs.num_examples(texts))
+        truncated, longest = text_inputs.count_truncated(self.preprocessor, texts)
+        if truncated:
+            warnings.warn(
+                f"{truncated} of {text_inputs.num_examples(texts)} texts are longer than the preprocessor's "
+                f"sequence length and are truncated (up to {longest} tokens dropped); use a longer "
+                "sequence_length to keep them whole.",
+                stacklevel=4,
+            )
+        dataset = text_inputs.to_dataset(texts, y, sample_weight, batch_size, shuffle=shuffle)
+        return text_inputs.preprocessed_dataset(self, dataset, batch_size)
+
+    def _text_xy(self, x, y):
+        """In-memory `(x, y)` as the task reads them (a seq2seq task takes target strings as `y`)."""
+        return x, y
+
+    def _split_validation(self, x, y, sample_weight, validation_split):
+        if isinstance(x, tf.data.Dataset):
+            raise ValueError("`validation_split` is not supported for datasets; pass `validation_data`.")
+        if not 0 < validation_split < 1:
+            raise ValueError(f"`validation_split` must be in (0, 1), got {validation_split}.")
+        x, y = self._text_xy(x, y)
+        texts = text_inputs.check_text_inputs(x, "x")
+        n = text_inputs.num_examples(texts)
+        split = int(n * (1 - validation_split))
+        if not 0 < split < n:
+            raise ValueError(f"`validation_split`={validation_split} leaves no training or no validation text of {n}.")
+        y, sample_weight = self.check_text_targets(y, sample_weight, n)
+
+        def part(value, rows):
+            if value is None:
+                return None
+            if isinstance(value, tuple):
+                return tuple(v[rows] for v in value)
+            if isinstance(value, dict):
+                return {k: v[rows] for k, v in value.items()}
+            return value[rows]
+
+        head, tail = slice(0, split), slice(split, n)
+        train = (part(texts, head), part(y, head), part(sample_weight, head))
+        return train, (part(texts, tail), part(y, tail), part(sample_weight, tail))
+
     def preprocess(self, texts):
-        """Runs the preprocessor on a list of strings; warns if the packer truncated any example."""
-        inputs = dict(self.preprocessor(tf.constant(texts)))
-        truncated = np.asarray(inputs.pop("num_truncated", np.zeros(len(texts))))
+        """Runs the preprocessor's `features` on a batch of strings; warns if the packer truncated any example."""
+        self._require_preprocessor()
+        texts = text_inputs.check_text_inputs(texts, "texts")
+        if isinstance(texts, tuple):
+            batch = tuple(tf.constant(t.tolist()) for t in texts)
+        else:
+            batch = tf.constant(texts.tolist())
+        inputs = dict(self.preprocessor.features(batch))
+        n = text_inputs.num_examples(texts)
+        truncated = np.asarray(inputs.pop("num_truncated", np.zeros(n)))
         if np.any(truncated > 0):
             warnings.warn(
-                f"{int(np.sum(truncated > 0))} of {len(texts)} texts were truncated to fit the packer's "
+                f"{int(np.sum(truncated > 0))} of {n} texts were truncated to fit the packer's "
                 f"sequence_length (up to {int(truncated.max())} tokens dropped); use a longer sequence_length "
                 "to keep them whole.",
                 stacklevel=3,

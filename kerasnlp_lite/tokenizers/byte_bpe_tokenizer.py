@@ -329,7 +329,10 @@ class ByteBPETokenizer(Tokenizer):
             ValueError: eagerly, for an id outside [0, vocabulary_size).
         """
         if not isinstance(ids, (tf.Tensor, tf.RaggedTensor)):
-            ids = tf.ragged.constant(ids, dtype=tf.int32) if _is_nested_ragged(ids) else tf.convert_to_tensor(ids)
+            if isinstance(ids, (list, tuple)) and not ids:
+                ids = tf.zeros([0], tf.int32)  # no ids (an empty text's); [] alone converts to float32
+            else:
+                ids = tf.ragged.constant(ids, dtype=tf.int32) if _is_nested_ragged(ids) else tf.convert_to_tensor(ids)
         if not ids.dtype.is_integer:
             raise TypeError(f"`ids` must be integers, got dtype {ids.dtype.name}.")
         if ids.shape.rank not in (1, 2):

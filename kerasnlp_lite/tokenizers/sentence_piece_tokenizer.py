@@ -133,7 +133,10 @@ class SentencePieceTokenizer(Tokenizer):
         """
         if not isinstance(ids, (tf.Tensor, tf.RaggedTensor)):
             nested = isinstance(ids, (list, tuple)) and any(isinstance(x, (list, tuple, np.ndarray)) for x in ids)
-            ids = tf.ragged.constant(ids, dtype=tf.int32) if nested else tf.convert_to_tensor(ids)
+            if isinstance(ids, (list, tuple)) and not ids:
+                ids = tf.zeros([0], tf.int32)  # no ids (an empty text's); [] alone converts to float32
+            else:
+                ids = tf.ragged.constant(ids, dtype=tf.int32) if nested else tf.convert_to_tensor(ids)
         if not ids.dtype.is_integer:
             raise TypeError(f"`ids` must be integers, got dtype {ids.dtype.name}.")
         if ids.shape.rank not in (1, 2):
