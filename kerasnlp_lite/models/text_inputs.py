@@ -209,6 +209,8 @@ def count_truncated(preprocessor, x, chunk=1024):
     """(examples truncated, longest cut) of in-memory text, counted eagerly by the preprocessor's packer."""
     n = num_examples(x)
     truncated, longest = 0, 0
+    if getattr(preprocessor, "packer", None) is None:
+        return truncated, longest  # no packer, no truncation (Seq2SeqPreprocessor refuses long texts instead)
     for start in range(0, n, chunk):
         part = tuple(s[start : start + chunk] for s in x) if isinstance(x, tuple) else x[start : start + chunk]
         part = tuple(tf.constant(s.tolist()) for s in part) if isinstance(part, tuple) else tf.constant(part.tolist())

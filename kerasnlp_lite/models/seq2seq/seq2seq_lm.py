@@ -23,6 +23,7 @@ from kerasnlp_lite.generation.samplers import get_sampler
 from kerasnlp_lite.heads.causal_lm_head import CausalLMHead
 from kerasnlp_lite.layers.token_embedding import check_ids_in_range
 from kerasnlp_lite.models.seq2seq.seq2seq_backbone import INPUT_NAMES, check_seq2seq_inputs
+from kerasnlp_lite.models import text_inputs
 from kerasnlp_lite.models.task import PaddedTokenLossMixin, Task, _is_text
 
 
@@ -251,6 +252,27 @@ class Seq2SeqLM(PaddedTokenLossMixin, Task):
                 "with `preprocessor=Seq2SeqPreprocessor(tokenizer, ...)`."
             )
         return self.preprocessor
+
+    def _text_xy(self, x, y):
+        """Text pairs as `fit(sources, targets)`, `x=(sources, targets)` or `x={"encoder_text", "decoder_text"}`."""
+        if isinstance(x, dict):
+            unknown = sorted(set(x) - {"encoder_text", "decoder_text"})
+            if unknown or len(x) != 2:
+                raise ValueError(f"A dict `x` takes `encoder_text` and `decoder_text`; got keys {sorted(x)}.")
+            x = (x["encoder_text"], x["decoder_text"])
+        if y is not None and text_inputs.contains_text(y):
+            x, y = (x, y), None
+        if not (isinstance(x, (tuple, list)) and len(x) == 2 and all(text_inputs.contains_text(v) for v in x)):
+            raise ValueError(
+                "Seq2SeqLM takes text as sources and targets: `fit(sources, targets)`, `fit(x=(sources, targets))` "
+                "or `fit(x={'encoder_text': ..., 'decoder_text': ...})`."
+            )
+        return tuple(x), y
+
+    def check_text_targets(self, y, sample_weight, n):
+        if y is not None:
+            raise ValueError("Seq2SeqLM makes its labels from the target texts; pass no numeric `y`.")
+        return None, text_inputs.check_aligned(sample_weight, n, "sample_weight")
 
     def predict(self, x, batch_size=32, **kwargs):
         if _is_text(x):
