@@ -10,8 +10,9 @@ layout conversions.
 
 import json
 import os
+import warnings
 
-from kerasnlp_lite.checkpoints import hf_albert, hf_bart, hf_bert, hf_gpt2, hf_roberta, hf_t5
+from kerasnlp_lite.checkpoints import hf_albert, hf_bart, hf_bert, hf_gpt2, hf_preprocessors, hf_roberta, hf_t5
 from kerasnlp_lite.checkpoints.hf_common import CheckpointError, Weights, read_config, read_weights
 
 __all__ = ["CheckpointError", "from_hf", "from_hf_tokenizer"]
@@ -40,13 +41,14 @@ def from_hf(path, task=None, num_classes=None):
         task: None (the backbone); for the encoders "masked_lm",
             "pretraining" (BERT: MLM + NSP; ALBERT: MLM + sentence order;
             RoBERTa: MLM alone), "classifier" or "embedder" (mean pooling +
-            L2 norm, as sentence-transformers); for GPT-2 "causal_lm"
-            (CausalLM; when the folder has vocab.json + merges.txt, their
-            ByteBPETokenizer is its preprocessor, so `generate` takes strings);
-            for BART and T5 "seq2seq_lm" (Seq2SeqLM with the config's
-            decoder start, eos and pad ids; for BART with vocab.json +
-            merges.txt, a Seq2SeqPreprocessor wrapping sources in
-            `<s> ... </s>`, so `generate` takes strings).
+            L2 norm, as sentence-transformers); for GPT-2 "causal_lm"; for
+            BART and T5 "seq2seq_lm" (Seq2SeqLM with the config's decoder
+            start, eos and pad ids). Every task gets the folder's own
+            tokenizer as its `preprocessor` (`hf_preprocessors`: special
+            tokens, lower-casing and sequence length from the folder's files),
+            so `fit`, `evaluate`, `predict` and `generate` take strings. A
+            folder without tokenizer files gives a task on token ids (with
+            one warning saying so).
         num_classes: for "classifier" when the config has no labels.
 
     Returns:
@@ -74,25 +76,29 @@ def from_hf(path, task=None, num_classes=None):
     # Heads the task does not use (an MLM head when loading a backbone) are
     # fine; tensors that nothing could use are reported.
     weights.check_all_used(ignore=family.IGNORE)
-    if task == "causal_lm" and _has_byte_bpe_files(path):
-        # Set after the build: the tokenizer is no layer of the functional graph.
-        model.preprocessor = _byte_bpe_tokenizer(path)
-    if task == "seq2seq_lm" and model_type == "bart" and _has_byte_bpe_files(path):
-        model.preprocessor = _seq2seq_preprocessor(model, config, _byte_bpe_tokenizer(path))
+    if task is not None:
+        # Set after the build: the preprocessor is no layer of the functional graph.
+        model.preprocessor = _preprocessor(path, config, model_type, task, model)
     return model
 
 
-def _seq2seq_preprocessor(model, config, tokenizer):
-    """BART's tokenizer: `<s>` (bos) + tokens + `</s>` (eos) for sources."""
-    from kerasnlp_lite import models
-
-    return models.Seq2SeqPreprocessor(
-        tokenizer,
-        end_token_id=model.end_token_id,
-        decoder_start_token_id=model.decoder_start_token_id,
-        pad_token_id=model.pad_token_id,
-        encoder_start_token_id=hf_bart.token_id(config, "bos_token_id", 0),
-    )
+def _preprocessor(path, config, model_type, task, model):
+    """The task's preprocessor from the folder's tokenizer files; None (said once) when it has none."""
+    try:
+        tokenizer = from_hf_tokenizer(path)
+    except FileNotFoundError:
+        warnings.warn(
+            f"{path!r} has no tokenizer files (vocab.txt, vocab.json + merges.txt or spiece.model): the "
+            f"{type(model).__name__} works on token ids only; attach a preprocessor to give it strings.",
+            stacklevel=3,
+        )
+        return None
+    max_positions = getattr(model.backbone, "max_sequence_length", None)
+    if model_type in ("bert", "albert", "roberta"):
+        return hf_preprocessors.encoder_preprocessor(tokenizer, path, model_type, task, max_positions, model)
+    if model_type == "gpt2":
+        return hf_preprocessors.causal_lm_preprocessor(tokenizer, path, config, max_positions)
+    return hf_preprocessors.seq2seq_preprocessor(tokenizer, model, config, model_type)
 
 
 def _has_byte_bpe_files(path):

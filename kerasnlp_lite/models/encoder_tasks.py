@@ -53,15 +53,18 @@ class BertPretrainer(Task):
         self.next_sentence = next_sentence
         self.mlm_head = mlm_head
 
-    def text_batch(self, x, y=None, sample_weight=None, seed=None):
-        """Raw text -> masked batch (the preprocessor masks on the fly); `y` = sentence labels for NSP/SOP."""
+    def _check_sentence_labels(self, y):
         if self.next_sentence and y is None:
             raise ValueError(
                 f"{type(self).__name__} with a sentence head needs sentence pairs `x=(first, second)` and their "
                 f"labels as `y` ({self.sentence_output}); for masked LM alone build it with next_sentence=False."
             )
         if not self.next_sentence and y is not None:
-            raise ValueError(f"{type(self).__name__} without a sentence head takes no `y` with text.")
+            raise ValueError(f"{type(self).__name__} without a sentence head takes texts alone: no `y`.")
+
+    def text_batch(self, x, y=None, sample_weight=None, seed=None):
+        """Raw text -> masked batch (the preprocessor masks on the fly); `y` = sentence labels for NSP/SOP."""
+        self._check_sentence_labels(y)
         x, targets, weights = self.preprocessor.training_batch(x, y, sample_weight, seed=seed)
         if "sentence" in targets:
             targets[self.sentence_output] = targets.pop("sentence")
@@ -69,6 +72,7 @@ class BertPretrainer(Task):
         return x, targets, weights
 
     def check_text_targets(self, y, sample_weight, n):
+        self._check_sentence_labels(y)
         y, sample_weight = super().check_text_targets(y, sample_weight, n)
         return text_inputs.check_class_labels(y, 2, "y"), sample_weight
 

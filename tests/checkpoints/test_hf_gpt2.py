@@ -74,7 +74,7 @@ def test_greedy_generation_matches_reference(causal_lm, reference):
 
 
 def test_generate_from_strings_with_the_attached_tokenizer(causal_lm, reference):
-    assert isinstance(causal_lm.preprocessor, ByteBPETokenizer)
+    assert isinstance(causal_lm.preprocessor.tokenizer, ByteBPETokenizer)
     for record in reference["greedy"]:
         # Only as far as HF's decoding of the continuation is valid UTF-8 (a random model emits lone bytes).
         max_length = len(record["prompt_ids"]) + record["valid_utf8_new_tokens"]

@@ -101,9 +101,15 @@ class Seq2SeqPreprocessor(Preprocessor):
         """`[B]` strings -> ragged ids `[start] tokens [end]`, TF ops only."""
         ids = tf.cast(self.tokenizer.tokenize(texts), tf.int32)
         batch = tf.shape(texts)[:1]
-        parts = [ids, tf.RaggedTensor.from_tensor(tf.fill(tf.concat([batch, [1]], 0), self.end_token_id))]
+
+        def column(value):
+            return tf.RaggedTensor.from_tensor(
+                tf.fill(tf.concat([batch, [1]], 0), value), row_splits_dtype=ids.row_splits.dtype
+            )
+
+        parts = [ids, column(self.end_token_id)]
         if start is not None:
-            parts.insert(0, tf.RaggedTensor.from_tensor(tf.fill(tf.concat([batch, [1]], 0), start)))
+            parts.insert(0, column(start))
         return tf.concat(parts, axis=1)
 
     def features(self, x):
