@@ -170,6 +170,13 @@ def _check_signatures(model, signatures):
 
 def _build_archive(model, signatures, batch_size, sequence_length, text_batch_size):
     """A `keras.export.ExportArchive` with the chosen endpoints."""
+    from kerasnlp_lite.models.backbone import has_lora, merge_lora
+
+    if has_lora(model):
+        # Export kernel + (alpha / r) A B as plain kernels: the converter does
+        # not fold the LoRA product (each projection would keep its extra
+        # matmul, add and reshape) and quantization must see the merged kernel.
+        model = merge_lora(model)
     archive = keras.export.ExportArchive()
     archive.track(model)
     if ID_SIGNATURE in signatures:

@@ -261,10 +261,14 @@ def add_text_endpoints(archive, tokenizer):
 
 def convert_in_worker(model, spec, metadata, path, timeout, what):
     """Saves `model`, converts it in `_generation_worker` with `spec`, checks the ops (builtins and
-    tf-text only), writes `path` with `metadata` and returns `(content, op names)`."""
+    tf-text only), writes `path` with `metadata` and returns `(content, op names)`.
+
+    A LoRA model is saved merged (`merge_lora`): plain kernels, no per-step A @ B in the file."""
+    from kerasnlp_lite.models.backbone import has_lora, merge_lora
+
     with tempfile.TemporaryDirectory() as tmp:
         keras_path = os.path.join(tmp, "model.keras")
-        model.save(keras_path)
+        (merge_lora(model) if has_lora(model) else model).save(keras_path)
         spec = dict(spec, keras_path=keras_path, tflite_path=os.path.join(tmp, "model.tflite"))
         spec_path = os.path.join(tmp, "spec.json")
         with open(spec_path, "w") as f:

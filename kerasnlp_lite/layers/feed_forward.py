@@ -3,7 +3,33 @@
 import keras
 
 from kerasnlp_lite.layers.activations import get_activation
+from kerasnlp_lite.layers.multi_head_attention import check_lora_arguments
 from kerasnlp_lite.utils.validation import check_float_dtype, check_positive_int, check_rank, check_rate, output_initializer, fresh_initializer
+
+
+class _LoRADense(keras.layers.Dense):
+    """`keras.layers.Dense` whose `.keras` file keeps the LoRA factors apart from the kernel.
+
+    Keras 3.15's `Dense.save_own_variables` writes the merged kernel
+    `kernel + (alpha / rank) A B` and `load_own_variables` zeroes A and B: the
+    outputs survive a round trip, but the base kernel and the adapter do not,
+    and with A = B = 0 both get zero gradients, so LoRA training cannot
+    resume. With LoRA enabled this layer saves every variable as it is
+    (kernel, bias, A, B), as our `MultiHeadAttention` does; without LoRA the
+    file is a plain Dense's.
+    """
+
+    def save_own_variables(self, store):
+        if self.lora_enabled:
+            keras.layers.Layer.save_own_variables(self, store)
+        else:
+            super().save_own_variables(store)
+
+    def load_own_variables(self, store):
+        if self.lora_enabled:
+            keras.layers.Layer.load_own_variables(self, store)
+        else:
+            super().load_own_variables(store)
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -24,6 +50,10 @@ class FeedForward(keras.layers.Layer):
             feeds the residual stream (GPT-2 scales it by
             1/sqrt(2 * num_layers)); defaults to `kernel_initializer`.
         bias_initializer: initializer of both biases.
+        lora_rank: if set, `enable_lora(lora_rank, lora_alpha)` runs when the
+            layer is built (how a saved LoRA layer comes back).
+        lora_alpha: LoRA scale numerator (`lora_alpha / lora_rank` scales the
+            update); defaults to `lora_rank`.
 
     Call arguments:
         inputs: float `[B, T, D]` (ranks 2 to 5 work).
@@ -37,6 +67,8 @@ class FeedForward(keras.layers.Layer):
             (kernels `[D, intermediate_dim]` and `[intermediate_dim, D]`), for
             weight transfer from KerasHub and Model Garden. `output_dense`
             exists once the layer is built (its width may be the input's).
+            They are `keras.layers.Dense` with one change: with LoRA, a
+            `.keras` file keeps the base kernel and A, B apart (see `_LoRADense`).
 
     Example:
     >>> ffn = FeedForward(intermediate_dim=3072, activation="gelu_tanh")
@@ -54,10 +86,16 @@ class FeedForward(keras.layers.Layer):
         kernel_initializer="glorot_uniform",
         output_kernel_initializer=None,
         bias_initializer="zeros",
+        lora_rank=None,
+        lora_alpha=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         check_positive_int(intermediate_dim, "intermediate_dim")
+        if lora_rank is not None:
+            check_lora_arguments(lora_rank, lora_alpha)
+        elif lora_alpha is not None:
+            raise ValueError("`lora_alpha` was given without `lora_rank`; pass both (or call `enable_lora`).")
         check_positive_int(output_dim, "output_dim", allow_none=True)
         check_rate(dropout, "dropout")
         get_activation(activation)  # fail early on an unknown name
@@ -69,7 +107,10 @@ class FeedForward(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.output_kernel_initializer = output_initializer(output_kernel_initializer, kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.intermediate_dense = keras.layers.Dense(
+        self.lora_rank = lora_rank
+        self.lora_alpha = lora_alpha if lora_alpha is not None else lora_rank
+        self.lora_enabled = False
+        self.intermediate_dense = _LoRADense(
             intermediate_dim,
             activation=get_activation(activation),
             use_bias=use_bias,
@@ -81,7 +122,7 @@ class FeedForward(keras.layers.Layer):
         self.intermediate_dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy, name="intermediate_dropout")
 
     def build(self, inputs_shape):
-        self.output_dense = keras.layers.Dense(
+        self.output_dense = _LoRADense(
             self.output_dim or inputs_shape[-1],
             use_bias=self.use_bias,
             kernel_initializer=fresh_initializer(self.output_kernel_initializer),
@@ -92,6 +133,41 @@ class FeedForward(keras.layers.Layer):
         self.intermediate_dense.build(inputs_shape)
         self.output_dense.build(tuple(inputs_shape[:-1]) + (self.intermediate_dim,))
         self.built = True
+        if self.lora_rank:
+            self.enable_lora(self.lora_rank, self.lora_alpha)
+
+    def enable_lora(self, rank, lora_alpha=None):
+        """LoRA (Hu et al. 2021, https://arxiv.org/abs/2106.09685) on both kernels.
+
+        Calls Keras' own `Dense.enable_lora` on `intermediate_dense` and
+        `output_dense`: each kernel is frozen and used as `kernel +
+        (lora_alpha / rank) * A @ B` (A He-uniform `[in, rank]`, B zeros
+        `[rank, out]`, both float32). `lora_alpha` is passed explicitly: a
+        Dense rebuilt from a config with `lora_rank` re-enables LoRA without
+        it and so resets alpha to rank (Keras 3.15), which is why this layer,
+        not its Dense layers, keeps the LoRA config.
+
+        Args:
+            rank: r, a positive int.
+            lora_alpha: scale numerator; defaults to `rank`.
+
+        Raises:
+            ValueError: a bad `rank` / `lora_alpha`, an unbuilt layer, or LoRA
+                already enabled.
+        """
+        check_lora_arguments(rank, lora_alpha)
+        if not self.built:
+            raise ValueError(f"Cannot enable LoRA on layer {self.name!r} before it is built (call it once first).")
+        if self.lora_enabled:
+            raise ValueError(
+                f"LoRA is already enabled on layer {self.name!r} (rank {self.lora_rank}); it can be enabled once."
+            )
+        alpha = lora_alpha if lora_alpha is not None else rank
+        self.intermediate_dense.enable_lora(rank, lora_alpha=alpha)
+        self.output_dense.enable_lora(rank, lora_alpha=alpha)
+        self.lora_enabled = True
+        self.lora_rank = rank
+        self.lora_alpha = alpha
 
     def call(self, inputs, training=None):
         check_rank(inputs, (2, 3, 4, 5), "inputs", "[batch, ..., hidden_dim]")
@@ -119,6 +195,8 @@ class FeedForward(keras.layers.Layer):
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "output_kernel_initializer": keras.initializers.serialize(self.output_kernel_initializer),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "lora_rank": self.lora_rank,
+                "lora_alpha": self.lora_alpha,
             }
         )
         return config

@@ -4,6 +4,8 @@ Shape legend: B = batch, T = query length, S = key length, D = model width,
 N = heads, H = key head size, V = value head size, L = cache length.
 """
 
+import math
+
 import keras
 from keras import ops
 
@@ -12,6 +14,22 @@ from kerasnlp_lite.layers.masks import _as_bool_mask, causal_mask, merge_masks
 from kerasnlp_lite.layers.relative_position_embedding import RelativePositionEmbedding
 from kerasnlp_lite.layers.rotary_embedding import RotaryEmbedding
 from kerasnlp_lite.utils.validation import check_float_dtype, check_positive_int, check_rank, check_rate, output_initializer, fresh_initializer
+
+
+# The four projections that get LoRA, with the number of leading kernel axes that
+# index the input: q/k/v kernels are [D, N, H] (input D), the output kernel is
+# [N, V, D] (input N*V).
+LORA_KERNELS = (("query", 1), ("key", 1), ("value", 1), ("output", 2))
+
+
+def check_lora_arguments(rank, lora_alpha=None):
+    """Validates a LoRA rank (a positive int) and scale numerator (None or a positive number)."""
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        raise ValueError(f"`rank` (the LoRA rank) must be a positive int, got {rank!r}.")
+    if lora_alpha is not None and (
+        isinstance(lora_alpha, bool) or not isinstance(lora_alpha, (int, float)) or not lora_alpha > 0
+    ):
+        raise ValueError(f"`lora_alpha` must be None (= rank) or a number > 0, got {lora_alpha!r}.")
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -24,7 +42,8 @@ class MultiHeadAttention(keras.layers.Layer):
 
     Beyond Keras' layer it supports a fixed-shape KV cache for decoding (see
     `call`), additive position biases (T5), Shaw et al. relative positions
-    (`relative_max_distance`) and rotary embeddings (`rotary_max_wavelength`).
+    (`relative_max_distance`) and rotary embeddings (`rotary_max_wavelength`),
+    and LoRA on the four projection kernels (`enable_lora`).
 
     Args:
         num_heads: number of heads N.
@@ -46,6 +65,15 @@ class MultiHeadAttention(keras.layers.Layer):
             T5 uses 1.0 (the scale is folded into the query initialisation).
         query_kernel_initializer: initializer of the query kernel; defaults
             to `kernel_initializer` (T5: std (d_model * key_dim)^-1/2).
+        lora_rank: if set, `enable_lora(lora_rank, lora_alpha)` runs when the
+            layer is built (how a saved LoRA layer comes back).
+        lora_alpha: LoRA scale numerator; the update is scaled by
+            `lora_alpha / lora_rank`. Defaults to `lora_rank` (scale 1).
+
+    Attributes:
+        query_kernel, key_kernel, value_kernel, output_kernel: the base kernel
+            variables (checkpoint loaders assign them). With LoRA they are
+            frozen and the layer computes with `kernel + delta` instead.
 
     Example:
     >>> mha = MultiHeadAttention(num_heads=4)
@@ -69,10 +97,16 @@ class MultiHeadAttention(keras.layers.Layer):
         rotary_max_wavelength=None,
         attention_scale=None,
         query_kernel_initializer=None,
+        lora_rank=None,
+        lora_alpha=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         check_positive_int(num_heads, "num_heads")
+        if lora_rank is not None:
+            check_lora_arguments(lora_rank, lora_alpha)
+        elif lora_alpha is not None:
+            raise ValueError("`lora_alpha` was given without `lora_rank`; pass both (or call `enable_lora`).")
         if attention_scale is not None and (isinstance(attention_scale, bool) or not isinstance(attention_scale, (int, float)) or attention_scale <= 0):
             raise ValueError(f"`attention_scale` must be None (1/sqrt(key_dim)) or a number > 0, got {attention_scale!r}.")
         check_positive_int(key_dim, "key_dim", allow_none=True)
@@ -98,6 +132,9 @@ class MultiHeadAttention(keras.layers.Layer):
         self.rotary_max_wavelength = rotary_max_wavelength
         self.attention_scale = attention_scale
         self.query_kernel_initializer = output_initializer(query_kernel_initializer, kernel_initializer)
+        self.lora_rank = lora_rank
+        self.lora_alpha = lora_alpha if lora_alpha is not None else lora_rank
+        self.lora_enabled = False
         self.seed_generator = keras.random.SeedGenerator()
         self.supports_masking = False
 
@@ -147,6 +184,80 @@ class MultiHeadAttention(keras.layers.Layer):
                 max_wavelength=self.rotary_max_wavelength, dtype=self.dtype_policy, name="rotary"
             )
         self.built = True
+        if self.lora_rank:
+            self.enable_lora(self.lora_rank, self.lora_alpha)
+
+    def enable_lora(self, rank, lora_alpha=None, a_initializer="he_uniform", b_initializer="zeros"):
+        """Freezes the four projection kernels and adds a trainable low-rank update to each.
+
+        LoRA (Hu et al. 2021, https://arxiv.org/abs/2106.09685): a frozen
+        kernel W, viewed as a matrix `[in, out]`, is used as
+        `W + (lora_alpha / rank) * A @ B` with `A` `[in, rank]` random and `B`
+        `[rank, out]` zeros, so training starts from the unchanged layer and
+        only A and B (and the biases, as Keras' `Dense.enable_lora` leaves
+        them) train. The q/k/v kernels `[D, N, H]` are the matrix `[D, N*H]`
+        and the output kernel `[N, V, D]` is `[N*V, D]`: the paper's update of
+        the whole W_q, W_k, W_v, W_o. (Keras' `EinsumDense` factors only the
+        last kernel axis, which gives each head its own `A`.) As in Keras, A
+        and B are float32 under any dtype policy and A is He-uniform.
+
+        Args:
+            rank: r, a positive int.
+            lora_alpha: scale numerator; defaults to `rank` (scale 1).
+            a_initializer, b_initializer: initializers of A and B.
+
+        Raises:
+            ValueError: a bad `rank` / `lora_alpha`, an unbuilt layer, or LoRA
+                already enabled.
+        """
+        check_lora_arguments(rank, lora_alpha)
+        if not self.built:
+            raise ValueError(f"Cannot enable LoRA on layer {self.name!r} before it is built (call it once first).")
+        if self.lora_enabled:
+            raise ValueError(
+                f"LoRA is already enabled on layer {self.name!r} (rank {self.lora_rank}); it can be enabled once."
+            )
+        self._tracker.unlock()
+        for name, input_axes in LORA_KERNELS:
+            kernel = getattr(self, f"{name}_kernel")
+            rows = math.prod(kernel.shape[:input_axes])
+            columns = math.prod(kernel.shape[input_axes:])
+            # float32 whatever the policy: small updates to a low-precision
+            # kernel would underflow (the same choice as Keras' Dense).
+            a = self.add_weight(
+                name=f"{name}_lora_kernel_a",
+                shape=(rows, rank),
+                initializer=fresh_initializer(a_initializer),
+                dtype="float32",
+            )
+            b = self.add_weight(
+                name=f"{name}_lora_kernel_b",
+                shape=(rank, columns),
+                initializer=fresh_initializer(b_initializer),
+                dtype="float32",
+            )
+            setattr(self, f"{name}_lora_kernel_a", a)
+            setattr(self, f"{name}_lora_kernel_b", b)
+            kernel.trainable = False
+        self._tracker.lock()
+        self.lora_enabled = True
+        self.lora_rank = rank
+        self.lora_alpha = lora_alpha if lora_alpha is not None else rank
+
+    def effective_kernel(self, name):
+        """The kernel the layer computes with: "query", "key", "value" or "output".
+
+        Without LoRA the variable itself; with LoRA `kernel + (lora_alpha /
+        rank) * A @ B` reshaped to the kernel's shape, in float32 (the same
+        expression `merge_lora` folds into plain weights).
+        """
+        kernel = getattr(self, f"{name}_kernel")
+        if not self.lora_enabled:
+            return kernel
+        a, b = getattr(self, f"{name}_lora_kernel_a"), getattr(self, f"{name}_lora_kernel_b")
+        # [in, r] x [r, out] -> [in, out] -> the kernel's [D, N, H] or [N, V, D]
+        delta = ops.reshape((self.lora_alpha / self.lora_rank) * ops.matmul(a, b), kernel.shape)
+        return ops.add(ops.cast(kernel, delta.dtype), delta)
 
     def _project(self, x, kernel, bias):
         # [B, T, D] x [D, N, H] -> [B, N, T, H]: heads-major, the layout of
@@ -166,8 +277,8 @@ class MultiHeadAttention(keras.layers.Layer):
         """
         value = key if value is None else value
         return (
-            self._project(key, self.key_kernel, self.key_bias),
-            self._project(value, self.value_kernel, self.value_bias),
+            self._project(key, self.effective_kernel("key"), self.key_bias),
+            self._project(value, self.effective_kernel("value"), self.value_bias),
         )
 
     def call(
@@ -226,7 +337,7 @@ class MultiHeadAttention(keras.layers.Layer):
         if key is None:
             key = value
 
-        q = self._project(query, self.query_kernel, self.query_bias)  # [B, N, T, H]
+        q = self._project(query, self.effective_kernel("query"), self.query_bias)  # [B, N, T, H]
         query_offset = 0 if cache_index is None else cache_index
         if cache is not None and cache_index is None:
             k, v = cache  # static cross-attention cache
@@ -275,7 +386,7 @@ class MultiHeadAttention(keras.layers.Layer):
             return_attention_scores=True,
         )
         # [B, N, T, V] x [N, V, D] -> [B, T, D]
-        output = ops.einsum("bntv,nvd->btd", attended, ops.cast(self.output_kernel, attended.dtype))
+        output = ops.einsum("bntv,nvd->btd", attended, ops.cast(self.effective_kernel("output"), attended.dtype))
         if self.output_bias is not None:
             output = output + ops.cast(self.output_bias, output.dtype)
         results = (output,)
@@ -302,6 +413,8 @@ class MultiHeadAttention(keras.layers.Layer):
                 "rotary_max_wavelength": self.rotary_max_wavelength,
                 "attention_scale": self.attention_scale,
                 "query_kernel_initializer": keras.initializers.serialize(self.query_kernel_initializer),
+                "lora_rank": self.lora_rank,
+                "lora_alpha": self.lora_alpha,
             }
         )
         return config
