@@ -28,7 +28,7 @@ FAMILIES = {
 }
 
 
-def from_hf(path, task=None, num_classes=None):
+def from_hf(path, task=None, num_classes=None, sequence_length=None):
     """Builds a backbone or task model from a local Hugging Face format directory.
 
     Supported `model_type`s: "bert" (BertBackbone), "albert" (AlbertBackbone),
@@ -50,6 +50,9 @@ def from_hf(path, task=None, num_classes=None):
             folder without tokenizer files gives a task on token ids (with
             one warning saying so).
         num_classes: for "classifier" when the config has no labels.
+        sequence_length: the length the preprocessor packs texts to (encoders
+            and GPT-2); default from the folder's files (see
+            `hf_preprocessors.sequence_length`). Must fit the position table.
 
     Returns:
         The Keras model, its weights loaded and checked.
@@ -60,6 +63,8 @@ def from_hf(path, task=None, num_classes=None):
     """
     if task not in TASKS:
         raise ValueError(f"`task` must be one of {TASKS}, got {task!r}.")
+    if sequence_length is not None and task in (None, "seq2seq_lm"):
+        raise ValueError("`sequence_length` applies to encoder and causal-LM tasks (their packed length).")
     config = read_config(path)
     model_type = config.get("model_type")
     family = FAMILIES.get(model_type)
@@ -78,11 +83,11 @@ def from_hf(path, task=None, num_classes=None):
     weights.check_all_used(ignore=family.IGNORE)
     if task is not None:
         # Set after the build: the preprocessor is no layer of the functional graph.
-        model.preprocessor = _preprocessor(path, config, model_type, task, model)
+        model.preprocessor = _preprocessor(path, config, model_type, task, model, sequence_length)
     return model
 
 
-def _preprocessor(path, config, model_type, task, model):
+def _preprocessor(path, config, model_type, task, model, length):
     """The task's preprocessor from the folder's tokenizer files; None (said once) when it has none."""
     try:
         tokenizer = from_hf_tokenizer(path)
@@ -94,10 +99,15 @@ def _preprocessor(path, config, model_type, task, model):
         )
         return None
     max_positions = getattr(model.backbone, "max_sequence_length", None)
+    if length is not None:
+        if isinstance(length, bool) or not isinstance(length, int) or length < 2:
+            raise ValueError(f"`sequence_length` must be an int >= 2, got {length!r}.")
+        if max_positions and length > max_positions:
+            raise ValueError(f"`sequence_length`={length} exceeds the model's max_sequence_length={max_positions}.")
     if model_type in ("bert", "albert", "roberta"):
-        return hf_preprocessors.encoder_preprocessor(tokenizer, path, model_type, task, max_positions, model)
+        return hf_preprocessors.encoder_preprocessor(tokenizer, path, model_type, task, max_positions, length)
     if model_type == "gpt2":
-        return hf_preprocessors.causal_lm_preprocessor(tokenizer, path, config, max_positions)
+        return hf_preprocessors.causal_lm_preprocessor(tokenizer, path, config, max_positions, length)
     return hf_preprocessors.seq2seq_preprocessor(tokenizer, model, config, model_type)
 
 

@@ -59,8 +59,11 @@ def special_token_ids(tokenizer, path, family):
     return ids
 
 
-def sequence_length(path, max_positions):
-    """The length texts are packed to: sentence-transformers' max_seq_length, else model_max_length, capped."""
+def sequence_length(path, max_positions, requested=None):
+    """The length texts are packed to: the caller's, else sentence-transformers' max_seq_length, else
+    model_max_length, capped by the position table."""
+    if requested is not None:
+        return requested
     candidates = [
         _read_json(path, "sentence_bert_config.json").get("max_seq_length"),
         _read_json(path, "tokenizer_config.json").get("model_max_length"),
@@ -82,7 +85,7 @@ def _require(ids, roles, family, path):
         )
 
 
-def encoder_preprocessor(tokenizer, path, family, task, max_positions, model):
+def encoder_preprocessor(tokenizer, path, family, task, max_positions, requested=None):
     """TextPreprocessor (embedder, classifier) or MaskedLMPreprocessor (masked_lm, pretraining) of BERT,
     ALBERT or RoBERTa: `[CLS] A [SEP] B [SEP]` (RoBERTa `<s> A </s></s> B </s>`, no segment ids)."""
     from kerasnlp_lite import models
@@ -90,7 +93,7 @@ def encoder_preprocessor(tokenizer, path, family, task, max_positions, model):
 
     ids = special_token_ids(tokenizer, path, family)
     _require(ids, ("cls", "sep", "pad"), family, path)
-    length = sequence_length(path, max_positions)
+    length = sequence_length(path, max_positions, requested)
     roberta = family == "roberta"
     sep = [ids["sep"], ids["sep"]] if roberta else ids["sep"]
     segment_ids = not roberta
@@ -104,7 +107,7 @@ def encoder_preprocessor(tokenizer, path, family, task, max_positions, model):
     return models.TextPreprocessor(tokenizer, packer, segment_ids=segment_ids)
 
 
-def causal_lm_preprocessor(tokenizer, path, config, max_positions):
+def causal_lm_preprocessor(tokenizer, path, config, max_positions, requested=None):
     """GPT-2: texts end with `<|endoftext|>` (eos) in training; prompts get no start token, as in HF."""
     from kerasnlp_lite import models
 
@@ -112,7 +115,7 @@ def causal_lm_preprocessor(tokenizer, path, config, max_positions):
     pad = config.get("pad_token_id")
     return models.CausalLMPreprocessor(
         tokenizer,
-        sequence_length(path, max_positions),
+        sequence_length(path, max_positions, requested),
         end_token_id=eos,
         pad_token_id=pad if pad is not None else (eos if eos is not None else 0),
     )

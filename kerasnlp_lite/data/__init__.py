@@ -26,6 +26,7 @@ from kerasnlp_lite.data.span_corruption import (
 # synthetic seq2seq tasks, and word2vec examples.
 from kerasnlp_lite.data.corpora import docstring_sentences, stdlib_corpus, stdlib_sentences
 from kerasnlp_lite.data.synthetic import addition_task, copy_task, reverse_task, sort_task, synthetic_vocabulary
+from kerasnlp_lite.data.topics import TOPICS, topic_classification
 from kerasnlp_lite.data.word2vec import (
     cbow_examples,
     negative_sampling_distribution,
