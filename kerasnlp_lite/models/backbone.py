@@ -1,6 +1,7 @@
 """The base class of all backbones: a functional `keras.Model` with presets and a flat config; LoRA."""
 
 import copy
+import os
 
 import keras
 from keras import ops
@@ -57,12 +58,29 @@ class Backbone(keras.Model):
 
     @classmethod
     def from_preset(cls, preset, **overrides):
-        """Builds the named preset (random weights); keyword arguments override it."""
+        """Builds the named preset (random weights), or loads a preset directory; keyword arguments override it.
+
+        A name in `PRESETS` wins over a directory of the same name; a
+        directory (see `kerasnlp_lite.models.preset_io`) gives the backbone
+        saved there, weights included.
+        """
+        if preset not in cls.PRESETS and os.path.isdir(preset):
+            from kerasnlp_lite.models import preset_io
+
+            return preset_io.load_backbone(preset, cls, **overrides)
         if preset not in cls.PRESETS:
-            raise ValueError(f"Unknown preset {preset!r} for {cls.__name__}; available: {cls.presets()}.")
+            raise ValueError(
+                f"Unknown preset {preset!r} for {cls.__name__}; available: {cls.presets()} (or a preset directory)."
+            )
         kwargs = copy.deepcopy(cls.PRESETS[preset])
         kwargs.update(overrides)
         return cls(**kwargs)
+
+    def save_to_preset(self, preset_dir):
+        """Writes config.json, model.weights.h5 and metadata.json to `preset_dir` (see `preset_io`)."""
+        from kerasnlp_lite.models import preset_io
+
+        preset_io.save_to_preset(self, preset_dir)
 
     def enable_lora(self, rank, lora_alpha=None):
         """Freezes the backbone and adds trainable low-rank updates (LoRA).

@@ -208,6 +208,26 @@ class Task(keras.Model):
             config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
         return cls(**config)
 
+    # --- preset folders (KerasHub-style; see `kerasnlp_lite.models.preset_io`) ---
+    @classmethod
+    def from_preset(cls, preset_dir, **kwargs):
+        """Loads the task saved in `preset_dir`, or builds this task class around the backbone saved there.
+
+        `TextClassifier.from_preset(d)` restores a saved classifier (weights
+        and preprocessor); on a backbone-only preset (or one of another
+        task) it builds `TextClassifier(backbone, **kwargs)`, e.g. with
+        `num_classes=3`. `Task.from_preset(d)` loads whatever task `d` holds.
+        """
+        from kerasnlp_lite.models import preset_io
+
+        return preset_io.load_task(preset_dir, cls, **kwargs)
+
+    def save_to_preset(self, preset_dir):
+        """Writes the task, its backbone, preprocessor and tokenizer (with vocabulary files) to `preset_dir`."""
+        from kerasnlp_lite.models import preset_io
+
+        preset_io.save_to_preset(self, preset_dir)
+
 
 class PaddedTokenLossMixin:
     """Token-level training defaults for the language-model tasks (`CausalLM`, `Seq2SeqLM`).

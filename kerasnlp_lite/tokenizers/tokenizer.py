@@ -73,6 +73,20 @@ class Tokenizer(keras.layers.Layer):
     def compute_output_spec(self, inputs):
         return keras.KerasTensor(tuple(inputs.shape) + (None,), dtype="int32", ragged=True)
 
+    # --- preset folders (see `kerasnlp_lite.models.preset_io`) -------------
+    @classmethod
+    def from_preset(cls, preset_dir, **kwargs):
+        """The tokenizer saved in `preset_dir` (tokenizer.json, vocabulary from assets/tokenizer/)."""
+        from kerasnlp_lite.models import preset_io
+
+        return preset_io.load_tokenizer(preset_dir, cls, **kwargs)
+
+    def save_to_preset(self, preset_dir):
+        """Writes tokenizer.json and the vocabulary files under assets/tokenizer/ to `preset_dir`."""
+        from kerasnlp_lite.models import preset_io
+
+        preset_io.save_to_preset(self, preset_dir)
+
 
 def to_string_tensor(inputs, name="inputs"):
     """Python str/bytes, lists of them, numpy or tf strings -> tf.string tensor of rank 0 or 1."""
