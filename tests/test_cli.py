@@ -2,10 +2,15 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
+from kerasnlp_lite.cli import main
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SUBCOMMANDS = ("info", "demo", "train", "export", "generate", "predict")
+HEAVY_MODULES = ("tensorflow", "keras", "tensorflow_text", "ai_edge_litert")
 
 
 def _run(*args, timeout=600):
@@ -13,6 +18,46 @@ def _run(*args, timeout=600):
     return subprocess.run(
         [sys.executable, "-m", "kerasnlp_lite.cli", *args], capture_output=True, text=True, timeout=timeout, env=env
     )
+
+
+def test_help_and_parsing_import_no_tensorflow():
+    # TensorFlow takes seconds to import: the parser and every --help must not need it.
+    code = textwrap.dedent(f"""
+        import json, sys
+        from kerasnlp_lite.cli import build_parser, main
+        for argv in [[], *([name] for name in {SUBCOMMANDS!r})]:
+            try:
+                main([*argv, "--help"])
+            except SystemExit as exit:
+                assert exit.code == 0, (argv, exit.code)
+        parser, _ = build_parser()
+        parser.parse_args(["train", "--model", "gpt2_tiny", "--steps", "30", "--out", "run"])
+        parser.parse_args(["generate", "--model", "m.tflite", "--sampler", "top_k", "a prompt", "another"])
+        parser.parse_args(["predict", "--model", "m.keras", "some text"])
+        parser.parse_args(["export", "--model", "m.keras", "--out", "out"])
+        print(json.dumps(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules)))
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env=dict(os.environ, PYTHONPATH=ROOT))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == []
+
+
+def test_console_script_help_imports_no_tensorflow():
+    script = os.path.join(os.path.dirname(sys.executable), "kerasnlp-lite")
+    command = [script] if os.path.exists(script) else [sys.executable, "-m", "kerasnlp_lite.cli"]
+    for argv in ([], ["train"], ["generate"], ["predict"]):
+        # PYTHONPROFILEIMPORTTIME lists every module the process imports on stderr.
+        result = subprocess.run([*command, *argv, "--help"], capture_output=True, text=True, timeout=120,
+                                env=dict(os.environ, PYTHONPROFILEIMPORTTIME="1"))
+        assert result.returncode == 0 and result.stdout.startswith("usage: kerasnlp-lite"), result.stderr[-3000:]
+        lines = [line for line in result.stderr.splitlines() if line.startswith("import time:")]
+        imported = {line.rsplit("|", 1)[-1].strip() for line in lines}
+        assert "kerasnlp_lite.cli" in imported
+        assert not [name for name in imported if name.split(".")[0] in HEAVY_MODULES], argv
+    result = subprocess.run([*command, "train", "--help"], capture_output=True, text=True, timeout=120)
+    for derived in ("min(100, steps)", "min(50, steps // 10)"):
+        assert derived in " ".join(result.stdout.split()), result.stdout
 
 
 def test_info_lists_versions_layers_and_tftext_ops():
@@ -55,27 +100,119 @@ def test_demo_trains_exports_and_generates_the_same_text_on_device(tmp_path):
     assert os.path.exists(os.path.join(tmp_path, "report.json"))
 
 
-@pytest.mark.slow
-def test_export_command_writes_a_checked_tflite_file_and_a_saved_model(tmp_path):
+# A tiny WordPiece vocabulary for text-in models.
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + "the cat dog sat ran on a mat and is big red .".split()
+TEXTS = ["the cat sat on a mat.", "a big red dog ran", "zebra"]
+
+
+def _text_model(kind, seed=0, length=16, preprocessor=True):
     import keras
+
+    from kerasnlp_lite.models import BertBackbone, TextClassifier, TextEmbedder, TextPreprocessor
+    from kerasnlp_lite.tokenizers import SegmentPacker, WordPieceTokenizer
+
+    keras.utils.set_random_seed(seed)
+    backbone = BertBackbone(vocabulary_size=len(VOCAB), num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
+                            max_sequence_length=length)
+    text = None
+    if preprocessor:
+        text = TextPreprocessor(WordPieceTokenizer(VOCAB), SegmentPacker(length, start_value=2, end_value=3))
+    if kind == "classifier":
+        model = TextClassifier(backbone, num_classes=3, preprocessor=text)
+        for weight in model.get_layer("classifier_head").weights:
+            weight.assign(weight * 30.0)  # logits far from 0, so the probabilities differ
+        return model
+    return TextEmbedder(backbone, preprocessor=text)
+
+
+def _softmax(logits):
+    import numpy as np
+
+    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def _predicted(capsys):
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def _refused(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in error and "Traceback" not in error, error
+
+
+def test_generate_and_predict_refuse_wrong_files(tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a model")
+    (tmp_path / "garbage.tflite").write_bytes(b"not a flatbuffer" * 8)
+    (tmp_path / "garbage.keras").write_bytes(b"not a zip file" * 8)
+    for argv, message in [
+        (["generate", "--model", str(tmp_path / "missing.keras"), "hi"], "no file at"),
+        (["predict", "--model", str(notes), "hi"], "--model must be a .keras or .tflite file"),
+        (["predict", "--model", str(tmp_path / "garbage.tflite"), "hi"], "cannot load"),
+        (["generate", "--model", str(tmp_path / "garbage.keras"), "hi"], "cannot load"),
+        (["generate", "--model", str(notes)], "the following arguments are required: PROMPT"),
+        (["generate", "--model", str(notes), "--max-length", "1", "hi"], "--max-length must be >= 2"),
+    ]:
+        _refused(capsys, argv, message)
+
+
+@pytest.mark.slow
+def test_predict_and_generate_on_keras_models(tmp_path, capsys):
+    import numpy as np
+
+    from kerasnlp_lite.models import CausalLM, GPTBackbone
+
+    paths = {}
+    for kind in ("classifier", "embedder"):
+        model = _text_model(kind)
+        paths[kind] = str(tmp_path / f"{kind}.keras")
+        model.save(paths[kind])
+        assert main(["predict", "--model", paths[kind], *TEXTS]) == 0
+        rows = _predicted(capsys)
+        outputs = np.asarray(model.predict(TEXTS, verbose=0))
+        assert [row["text"] for row in rows] == TEXTS
+        if kind == "classifier":
+            np.testing.assert_allclose([row["probabilities"] for row in rows], _softmax(outputs), atol=1e-5)
+            assert [row["label"] for row in rows] == np.argmax(outputs, axis=-1).tolist()
+        else:
+            np.testing.assert_allclose([row["embedding"] for row in rows], outputs, atol=1e-5)
+    bare = str(tmp_path / "bare.keras")
+    _text_model("classifier", preprocessor=False).save(bare)
+    lm = str(tmp_path / "lm.keras")
+    CausalLM(GPTBackbone(vocabulary_size=20, num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16,
+                         max_sequence_length=8)).save(lm)
+    for argv, message in [
+        (["generate", "--model", paths["classifier"], "hi"], "generate needs a CausalLM or a Seq2SeqLM"),
+        (["predict", "--model", lm, "hi"], "predict needs a TextClassifier or a TextEmbedder"),
+        (["generate", "--model", lm, "hi"], "CausalLM without a tokenizer"),
+        (["predict", "--model", bare, "hi"], "TextClassifier without a tokenizer"),
+    ]:
+        _refused(capsys, argv, message)
+
+
+@pytest.mark.slow
+def test_export_command_writes_a_checked_tflite_file_and_a_saved_model(tmp_path, capsys):
     import numpy as np
     import tensorflow as tf
 
-    from kerasnlp_lite.models import BertBackbone, TextClassifier
-
-    keras.utils.set_random_seed(0)
-    classifier = TextClassifier(
-        BertBackbone(vocabulary_size=40, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
-                     max_sequence_length=16),
-        num_classes=3,
-    )
+    classifier = _text_model("classifier")
     keras_path = str(tmp_path / "classifier.keras")
     classifier.save(keras_path)
     result = _run("export", "--model", keras_path, "--format", "tflite", "--quantize", "dynamic_int8",
                   "--out", str(tmp_path / "out"), "--max-length", "16")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "serving_default" in result.stdout and "min cosine" in result.stdout, result.stdout
-    assert os.path.getsize(tmp_path / "out" / "classifier.tflite") > 0
+    assert "serving_default" in result.stdout and "classify" in result.stdout, result.stdout
+    assert "min cosine" in result.stdout, result.stdout
+    tflite_path = str(tmp_path / "out" / "classifier.tflite")
+    # The string-in file through the predict command: the Keras probabilities, up to int8 weights.
+    assert main(["predict", "--model", tflite_path, *TEXTS]) == 0
+    rows = _predicted(capsys)
+    np.testing.assert_allclose([row["probabilities"] for row in rows],
+                               _softmax(np.asarray(classifier.predict(TEXTS, verbose=0))), atol=0.05)
+    _refused(capsys, ["generate", "--model", tflite_path, "hi"], "is not a generation export")
     result = _run("export", "--model", keras_path, "--format", "saved_model", "--out", str(tmp_path / "sm"))
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = tf.saved_model.load(str(tmp_path / "sm" / "classifier"))

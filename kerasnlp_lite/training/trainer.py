@@ -13,16 +13,31 @@ state and the epoch; the data position is derived from the epoch (see
 `kerasnlp_lite.training.data`), so a killed run resumes where its last
 checkpoint was taken and, without dropout, ends with the weights of an
 uninterrupted run. Dropout's seed state is not checkpointed by Keras: with
-dropout on, a resumed run trains correctly but not bit-identically.
+dropout on, a resumed run trains correctly but not bit-identically. When the
+default interval does not divide `steps`, the last epoch is shorter (fit
+stops at `steps`): every earlier epoch still ends at a multiple of
+`checkpoint_every`, so the restored epoch still gives the exact step.
+
+The saved `model.keras` carries its tokenizer in a preprocessor
+(`CausalLMPreprocessor` / `MaskedLMPreprocessor`), so it takes strings
+(`generate`) and exports with `tokenize` / `detokenize` signatures.
 """
 
 import dataclasses
 import json
+import math
 import os
 
 import keras
 
-from kerasnlp_lite.models import BertBackbone, BertPretrainer, CausalLM, GPTBackbone
+from kerasnlp_lite.models import (
+    BertBackbone,
+    BertPretrainer,
+    CausalLM,
+    CausalLMPreprocessor,
+    GPTBackbone,
+    MaskedLMPreprocessor,
+)
 from kerasnlp_lite.training import data as data_lib
 from kerasnlp_lite.training._keras_compat import multi_worker_fit_workaround
 from kerasnlp_lite.training.optimizers import DECAYS, create_optimizer
@@ -30,6 +45,22 @@ from kerasnlp_lite.training.strategy import STRATEGY_KINDS, get_strategy, is_chi
 
 DTYPES = ("float32", "mixed_bfloat16", "mixed_float16")
 MODEL_FAMILIES = {"gpt": GPTBackbone, "bert": BertBackbone}
+# Derived defaults (when `checkpoint_every` / `warmup_steps` are None): a checkpoint every
+# min(100, steps) steps, rounded down to whole compiled calls; warmup over the first tenth of the
+# run, at most 50 steps. `kerasnlp_lite.cli` repeats these formulas in `train --help`.
+MAX_CHECKPOINT_EVERY = 100
+MAX_WARMUP_STEPS = 50
+WARMUP_FRACTION = 10  # warmup = steps // WARMUP_FRACTION, capped
+
+
+def default_checkpoint_every(steps, steps_per_execution=1):
+    """min(100, steps) rounded down to a multiple of `steps_per_execution` (at least one call)."""
+    return max(steps_per_execution, min(MAX_CHECKPOINT_EVERY, steps) // steps_per_execution * steps_per_execution)
+
+
+def default_warmup_steps(steps):
+    """min(50, steps // 10): 0 for runs under 10 steps."""
+    return min(MAX_WARMUP_STEPS, steps // WARMUP_FRACTION)
 
 
 def model_family(preset):
@@ -56,9 +87,14 @@ class TrainConfig:
         max_documents: built-in corpus documents used (vocabulary and blocks).
         learning_rate, warmup_steps, decay, end_learning_rate, weight_decay,
             global_clipnorm: the AdamW recipe (`create_optimizer`).
+            `warmup_steps` None: `default_warmup_steps(steps)`, min(50, steps // 10).
         dropout: None keeps the preset's (0.1); 0.0 for exactly reproducible runs.
-        checkpoint_every: steps between checkpoints (one Keras epoch).
-        steps_per_execution: train steps per `tf.function` call.
+        checkpoint_every: steps between checkpoints (one Keras epoch). Given,
+            it must divide `steps`. None: `default_checkpoint_every`, min(100,
+            steps) rounded down to a multiple of `steps_per_execution`; when
+            that does not divide `steps`, the last epoch is shorter.
+        steps_per_execution: train steps per `tf.function` call; must divide
+            `steps` (and a given `checkpoint_every`).
         jit_compile: XLA-compile the train step (one replica, or a TPU).
         dtype: "float32", "mixed_bfloat16" (TPU, CPU) or "mixed_float16"
             (GPU; adds dynamic loss scaling).
@@ -77,13 +113,13 @@ class TrainConfig:
     vocabulary_size: int = 1000
     max_documents: int = 1500
     learning_rate: float = 1e-3
-    warmup_steps: int = 50
+    warmup_steps: int = None
     decay: str = "cosine"
     end_learning_rate: float = 0.0
     weight_decay: float = 0.01
     global_clipnorm: float = 1.0
     dropout: float = None
-    checkpoint_every: int = 100
+    checkpoint_every: int = None
     steps_per_execution: int = 1
     jit_compile: bool = False
     dtype: str = "float32"
@@ -98,22 +134,39 @@ class TrainConfig:
         if self.data != "builtin":
             raise ValueError(f"`data` must be 'builtin', got {self.data!r}.")
         for name in ("steps", "global_batch_size", "sequence_length", "vocabulary_size", "max_documents",
-                     "checkpoint_every", "steps_per_execution"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
-        if self.steps % self.checkpoint_every:
+                     "steps_per_execution"):
+            _check_positive_int(self, name)
+        if self.steps % self.steps_per_execution:
             raise ValueError(
-                f"`steps`={self.steps} must be a multiple of `checkpoint_every`={self.checkpoint_every} "
-                "(a checkpoint closes each Keras epoch)."
+                f"`steps`={self.steps} must be a multiple of `steps_per_execution`={self.steps_per_execution} "
+                "(a compiled call runs that many steps)."
             )
-        if self.checkpoint_every % self.steps_per_execution:
+        # None: derived from `steps` (see `default_checkpoint_every` / `default_warmup_steps`). A given
+        # value is checked as given: the user asked for exactly that.
+        if self.checkpoint_every is None:
+            self.checkpoint_every = default_checkpoint_every(self.steps, self.steps_per_execution)
+        else:
+            _check_positive_int(self, "checkpoint_every")
+            if self.steps % self.checkpoint_every:
+                raise ValueError(
+                    f"`steps`={self.steps} must be a multiple of `checkpoint_every`={self.checkpoint_every} "
+                    f"(a checkpoint closes each Keras epoch): pass a divisor of {self.steps}, or leave "
+                    "`checkpoint_every` out to use min(100, steps) with a shorter last interval."
+                )
+            if self.checkpoint_every % self.steps_per_execution:
+                raise ValueError(
+                    f"`checkpoint_every`={self.checkpoint_every} must be a multiple of "
+                    f"`steps_per_execution`={self.steps_per_execution}."
+                )
+        if self.warmup_steps is None:
+            self.warmup_steps = default_warmup_steps(self.steps)
+        elif isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or not (
+            0 <= self.warmup_steps < self.steps
+        ):
             raise ValueError(
-                f"`checkpoint_every`={self.checkpoint_every} must be a multiple of "
-                f"`steps_per_execution`={self.steps_per_execution}."
+                f"Need an int 0 <= warmup_steps < steps, got warmup_steps={self.warmup_steps!r} and "
+                f"steps={self.steps}; leave `warmup_steps` out to use min(50, steps // 10)."
             )
-        if not 0 <= self.warmup_steps < self.steps:
-            raise ValueError(f"Need 0 <= warmup_steps < steps, got {self.warmup_steps} and {self.steps}.")
         if self.decay not in DECAYS:
             raise ValueError(f"`decay` must be one of {DECAYS}, got {self.decay!r}.")
         if self.dtype not in DTYPES:
@@ -136,6 +189,17 @@ class TrainConfig:
         values.update(overrides)
         return cls(**values)
 
+    @property
+    def epochs(self):
+        """Keras epochs of the run: one per checkpoint, the last one possibly shorter."""
+        return math.ceil(self.steps / self.checkpoint_every)
+
+
+def _check_positive_int(config, name):
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
+
 
 @dataclasses.dataclass
 class TrainResult:
@@ -155,15 +219,62 @@ def restored_step(config):
     """The step the last checkpoint in `out` was taken at (0 when there is none).
 
     Read from BackupAndRestore's `training_metadata.json` (its `epoch` is the
-    number of finished epochs, and an epoch is `checkpoint_every` steps), so
-    that the data pipeline can start where the restored weights stopped.
+    number of finished epochs, and an epoch is `checkpoint_every` steps, the
+    last one possibly fewer), so that the data pipeline can start where the
+    restored weights stopped.
     """
     path = os.path.join(_backup_dir(config), "training_metadata.json")
     if not os.path.exists(path):
         return 0
     with open(path) as f:
         epoch = json.load(f)["epoch"]
-    return int(epoch) * config.checkpoint_every
+    return min(int(epoch) * config.checkpoint_every, config.steps)
+
+
+def check_resumable(config):
+    """Refuses to resume a checkpoint taken with another `checkpoint_every`.
+
+    The restored epoch only maps to the right step (and data position) with
+    the interval of the run that wrote it; a derived interval changes with
+    `steps` below 100, so a rerun with other flags could silently misplace
+    the data.
+    """
+    if restored_step(config) == 0:
+        return
+    path = os.path.join(config.out, "config.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        previous = json.load(f).get("checkpoint_every")
+    if previous is not None and previous != config.checkpoint_every:
+        raise ValueError(
+            f"{config.out} holds a checkpoint of a run with checkpoint_every={previous}, but this run has "
+            f"checkpoint_every={config.checkpoint_every}: pass --checkpoint-every {previous} to resume it, or use "
+            "another --out to start afresh."
+        )
+
+
+class _StopAtStep(keras.callbacks.Callback):
+    """Ends `fit` after `steps` steps, inside the last (shorter) epoch.
+
+    `fit` runs `epochs` epochs of `steps_per_epoch` steps; when they overshoot
+    `steps`, this stops the last one early. Its epoch end (and so the
+    progress bar and BackupAndRestore) still runs. The step is counted from
+    the epoch and batch indices, which a resumed `fit` continues.
+    """
+
+    def __init__(self, steps, steps_per_epoch):
+        super().__init__()
+        self.steps, self.steps_per_epoch = steps, steps_per_epoch
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        # `batch` is the last step of the call (steps_per_execution > 1 reports the call's end).
+        if self._epoch * self.steps_per_epoch + batch + 1 >= self.steps:
+            self.model.stop_training = True
 
 
 def _tokenizer(config, family):
@@ -188,7 +299,29 @@ def _write_atomic(path, content):
     os.replace(temporary, path)
 
 
-def build_model(config, vocabulary_size):
+def build_preprocessor(config, tokenizer):
+    """The preprocessor saved with the model: the tokenizer and the special ids of the built-in data.
+
+    It frames text as `builtin_blocks` does (causal LM: tokens then `</s>`;
+    masked LM: `[CLS] ... [SEP]`), so the saved model takes strings
+    (`CausalLM.generate`, `fit` on texts) and exports with its tokenizer.
+    """
+    if model_family(config.model) == "gpt":
+        return CausalLMPreprocessor(
+            tokenizer, config.sequence_length, end_token_id=tokenizer.eos_token_id, pad_token_id=0
+        )
+    return MaskedLMPreprocessor(
+        tokenizer,
+        config.sequence_length,
+        mask_token_id=tokenizer.token_to_id("[MASK]"),
+        start_token_id=tokenizer.token_to_id("[CLS]"),
+        end_token_id=tokenizer.token_to_id("[SEP]"),
+        pad_token_id=0,
+        seed=config.seed,
+    )
+
+
+def build_model(config, vocabulary_size, preprocessor=None):
     """The preset's backbone (vocabulary and length from the data) with its pretraining task."""
     family = model_family(config.model)
     overrides = {"vocabulary_size": vocabulary_size, "max_sequence_length": config.sequence_length}
@@ -198,8 +331,8 @@ def build_model(config, vocabulary_size):
         overrides["dtype"] = config.dtype
     backbone = MODEL_FAMILIES[family].from_preset(config.model, **overrides)
     if family == "gpt":
-        return CausalLM(backbone)
-    return BertPretrainer(backbone, next_sentence=False)
+        return CausalLM(backbone, preprocessor=preprocessor)
+    return BertPretrainer(backbone, next_sentence=False, preprocessor=preprocessor)
 
 
 def _check_jit(config, strategy):
@@ -228,6 +361,7 @@ def train(config, strategy=None, callbacks=()):
     strategy = strategy or get_strategy(config.strategy, config.tpu)
     _check_jit(config, strategy)
     family = model_family(config.model)
+    check_resumable(config)  # before config.json is overwritten with this run's
     chief = is_chief()
     if chief:
         os.makedirs(config.out, exist_ok=True)
@@ -239,7 +373,7 @@ def train(config, strategy=None, callbacks=()):
     # broadcasts worker 0's initial values) and the same example order.
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
-        model = build_model(config, tokenizer.vocabulary_size)
+        model = build_model(config, tokenizer.vocabulary_size, build_preprocessor(config, tokenizer))
         optimizer = create_optimizer(
             model, config.learning_rate, config.steps, config.warmup_steps, config.decay,
             end_learning_rate=config.end_learning_rate, weight_decay=config.weight_decay,
@@ -262,12 +396,13 @@ def train(config, strategy=None, callbacks=()):
     all_callbacks = [
         keras.callbacks.BackupAndRestore(_backup_dir(config), save_freq="epoch"),
         keras.callbacks.TensorBoard(log_dir, update_freq=config.steps_per_execution),
+        _StopAtStep(config.steps, config.checkpoint_every),
         *callbacks,
     ]
     with multi_worker_fit_workaround(model, strategy):
         history = model.fit(
             dataset,
-            epochs=config.steps // config.checkpoint_every,
+            epochs=config.epochs,
             steps_per_epoch=config.checkpoint_every,
             callbacks=all_callbacks,
             shuffle=False,  # the pipeline fixes the order itself (resumable)
