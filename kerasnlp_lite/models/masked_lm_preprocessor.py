@@ -3,7 +3,6 @@
 import math
 
 import keras
-import tensorflow as tf
 
 from kerasnlp_lite.data.masking import mask_language_model
 from kerasnlp_lite.data.seeds import check_fraction, check_id

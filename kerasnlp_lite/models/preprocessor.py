@@ -14,7 +14,6 @@ call on batches of strings, KerasHub's contract in two explicit parts:
 """
 
 import keras
-import tensorflow as tf
 
 
 class Preprocessor(keras.layers.Layer):

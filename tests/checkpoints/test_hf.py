@@ -101,36 +101,6 @@ def test_bad_task():
         from_hf(MINILM, task="translate")
 
 
-def test_minilm_raw_text_end_to_end(reference, tmp_path):
-    """Strings in, reference embeddings out: the checkpoint's own tokenizer, a packer and the embedder."""
-    from kerasnlp_lite.checkpoints import from_hf_tokenizer
-    from kerasnlp_lite.models import TextPreprocessor
-    from kerasnlp_lite.tokenizers import SegmentPacker, WordPieceTokenizer
-
-    tokenizer = from_hf_tokenizer(MINILM)
-    assert isinstance(tokenizer, WordPieceTokenizer) and tokenizer.vocabulary_size == 30522
-    packer = SegmentPacker(128, start_value=tokenizer.cls_token_id, end_value=tokenizer.sep_token_id)
-    embedder = from_hf(MINILM, task="embedder")
-    embedder.preprocessor = TextPreprocessor(tokenizer, packer)
-    sentences = [r["sentence"] for r in reference]
-    # The packed ids are exactly the reference implementation's.
-    packed = embedder.preprocess(sentences)
-    for row, record in zip(packed["token_ids"], reference):
-        assert row[: len(record["token_ids"])].tolist() == record["token_ids"], record["sentence"]
-    ours = embedder.predict(sentences, verbose=0)
-    theirs = np.asarray([r["embedding"] for r in reference])
-    assert np.max(np.abs(ours - theirs)) <= 1e-4
-    # The tokenizer and packer travel with the model in a .keras file (safe mode).
-    path = str(tmp_path / "embedder.keras")
-    embedder.save(path)
-    import keras
-
-    loaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_allclose(loaded.predict(sentences[:3], verbose=0), ours[:3], atol=1e-6)
-    with pytest.warns(UserWarning, match="1 of 1 texts were truncated"):
-        embedder.predict([" ".join(["word"] * 200)], verbose=0)
-
-
 def test_from_hf_tokenizer_errors(tmp_path):
     from kerasnlp_lite.checkpoints import from_hf_tokenizer
 
