@@ -406,6 +406,12 @@ def export_causal_lm(
         "quantize": quantize,
         "batch_size": 1,
     }
+    # The text framing of training (CausalLMPreprocessor), so an app or `kerasnlp-lite generate` frames prompts
+    # and stops as `CausalLM.generate` does.
+    for key in ("start_token_id", "end_token_id"):
+        value = getattr(getattr(model, "preprocessor", None), key, None)
+        if value is not None:
+            metadata[key] = int(value)
     spec = {
         "tokenizer": keras.saving.serialize_keras_object(tokenizer) if tokenizer is not None else None,
         "max_length": int(max_length),
