@@ -30,8 +30,8 @@ class Task(keras.Model):
         return super().call(inputs, training=training, mask=mask)
 
     # --- raw text in fit / evaluate / predict ------------------------------
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, sample_weight=None, validation_data=None,
-            validation_split=0.0, shuffle=True, validation_batch_size=None, **kwargs):
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, **kwargs):
         """`keras.Model.fit`, plus raw text through the `preprocessor` (see `kerasnlp_lite.models.text_inputs`).
 
         `x` may be strings (a list, numpy array or `tf.string` tensor, a tuple
@@ -40,6 +40,8 @@ class Task(keras.Model):
         `(strings, labels, weights)`. Texts are tokenized and packed per batch
         inside `tf.data` (language models also make their targets there).
         """
+        validation_batch_size = kwargs.pop("validation_batch_size", None)
+        text_batch_size = batch_size
         text_inputs.check_not_empty(x)
         if text_inputs.contains_text(x):
             if validation_split:
@@ -52,20 +54,22 @@ class Task(keras.Model):
                 validation_data = self._text_dataset(validation_data, batch_size=validation_batch_size)
             else:
                 validation_data = self._text_dataset(
-                    *self._unpack_in_memory(validation_data), validation_batch_size or batch_size
+                    *self._unpack_in_memory(validation_data), validation_batch_size or text_batch_size
                 )
         return super().fit(
-            x, y, batch_size=batch_size, epochs=epochs, sample_weight=sample_weight, validation_data=validation_data,
-            validation_split=validation_split, shuffle=shuffle, validation_batch_size=validation_batch_size, **kwargs
+            x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+            validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
+            class_weight=class_weight, sample_weight=sample_weight, validation_batch_size=validation_batch_size,
+            **kwargs,
         )
 
-    def evaluate(self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, **kwargs):
         """`keras.Model.evaluate`, taking raw text like `fit`."""
         text_inputs.check_not_empty(x)
         if text_inputs.contains_text(x):
             x = self._text_dataset(x, y, sample_weight, batch_size)
             y = sample_weight = batch_size = None
-        return super().evaluate(x, y, batch_size=batch_size, sample_weight=sample_weight, **kwargs)
+        return super().evaluate(x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight, **kwargs)
 
     def predict(self, x, batch_size=None, **kwargs):
         """`keras.Model.predict`, taking raw text (strings, pairs, or a dataset of them)."""
