@@ -3,7 +3,7 @@
 import keras
 
 from kerasnlp_lite.layers.activations import get_activation
-from kerasnlp_lite.layers.multi_head_attention import check_lora_arguments
+from kerasnlp_lite.layers.multi_head_attention import check_can_enable_lora, check_lora_arguments
 from kerasnlp_lite.utils.validation import check_float_dtype, check_positive_int, check_rank, check_rate, output_initializer, fresh_initializer
 
 
@@ -155,13 +155,7 @@ class FeedForward(keras.layers.Layer):
             ValueError: a bad `rank` / `lora_alpha`, an unbuilt layer, or LoRA
                 already enabled.
         """
-        check_lora_arguments(rank, lora_alpha)
-        if not self.built:
-            raise ValueError(f"Cannot enable LoRA on layer {self.name!r} before it is built (call it once first).")
-        if self.lora_enabled:
-            raise ValueError(
-                f"LoRA is already enabled on layer {self.name!r} (rank {self.lora_rank}); it can be enabled once."
-            )
+        check_can_enable_lora(self, rank, lora_alpha)
         alpha = lora_alpha if lora_alpha is not None else rank
         self.intermediate_dense.enable_lora(rank, lora_alpha=alpha)
         self.output_dense.enable_lora(rank, lora_alpha=alpha)

@@ -32,6 +32,17 @@ def check_lora_arguments(rank, lora_alpha=None):
         raise ValueError(f"`lora_alpha` must be None (= rank) or a number > 0, got {lora_alpha!r}.")
 
 
+def check_can_enable_lora(layer, rank, lora_alpha=None):
+    """The arguments are valid, the layer is built and has no LoRA yet; ValueError otherwise."""
+    check_lora_arguments(rank, lora_alpha)
+    if not layer.built:
+        raise ValueError(f"Cannot enable LoRA on layer {layer.name!r} before it is built (call it once first).")
+    if layer.lora_enabled:
+        raise ValueError(
+            f"LoRA is already enabled on layer {layer.name!r} (rank {layer.lora_rank}); it can be enabled once."
+        )
+
+
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
 class MultiHeadAttention(keras.layers.Layer):
     """Multi-head attention (Vaswani et al. 2017, section 3.2.2).
@@ -210,13 +221,7 @@ class MultiHeadAttention(keras.layers.Layer):
             ValueError: a bad `rank` / `lora_alpha`, an unbuilt layer, or LoRA
                 already enabled.
         """
-        check_lora_arguments(rank, lora_alpha)
-        if not self.built:
-            raise ValueError(f"Cannot enable LoRA on layer {self.name!r} before it is built (call it once first).")
-        if self.lora_enabled:
-            raise ValueError(
-                f"LoRA is already enabled on layer {self.name!r} (rank {self.lora_rank}); it can be enabled once."
-            )
+        check_can_enable_lora(self, rank, lora_alpha)
         self._tracker.unlock()
         for name, input_axes in LORA_KERNELS:
             kernel = getattr(self, f"{name}_kernel")
