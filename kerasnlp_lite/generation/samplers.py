@@ -109,9 +109,12 @@ class TopPSampler(RandomSampler):
         sorted_logits, order = tf.math.top_k(logits, k=vocabulary_size)  # descending, [B, V]
         probabilities = tf.nn.softmax(sorted_logits, axis=-1)
         # Mass strictly before each token: keep a token while that mass is < p,
-        # so the set stops at the first token that brings it to >= p.
+        # so the set stops at the first token that brings it to >= p. The margin
+        # absorbs float32 rounding (softmax(log 0.5) sums to 0.49999997 on some
+        # CPUs, which would let a token past a nucleus that is already whole);
+        # p = 1 keeps every token.
         mass_before = tf.cumsum(probabilities, axis=-1, exclusive=True)
-        keep_sorted = mass_before < self.p
+        keep_sorted = mass_before < (self.p - 1e-6 if self.p < 1.0 else 2.0)
         # Back to vocabulary order: token v sits at sorted position argsort(order)[v].
         keep = tf.gather(keep_sorted, tf.argsort(order, axis=-1), axis=1, batch_dims=1)
         return tf.where(keep, logits, tf.fill(tf.shape(logits), tf.constant(-1e9, logits.dtype)))
