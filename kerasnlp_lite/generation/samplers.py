@@ -112,9 +112,10 @@ class TopPSampler(RandomSampler):
         # so the set stops at the first token that brings it to >= p. The margin
         # absorbs float32 rounding (softmax(log 0.5) sums to 0.49999997 on some
         # CPUs, which would let a token past a nucleus that is already whole);
-        # p = 1 keeps every token.
+        # p = 1 keeps every token, and the most likely token is always kept.
         mass_before = tf.cumsum(probabilities, axis=-1, exclusive=True)
         keep_sorted = mass_before < (self.p - 1e-6 if self.p < 1.0 else 2.0)
+        keep_sorted = tf.logical_or(keep_sorted, tf.range(vocabulary_size) == 0)
         # Back to vocabulary order: token v sits at sorted position argsort(order)[v].
         keep = tf.gather(keep_sorted, tf.argsort(order, axis=-1), axis=1, batch_dims=1)
         return tf.where(keep, logits, tf.fill(tf.shape(logits), tf.constant(-1e9, logits.dtype)))
