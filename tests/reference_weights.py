@@ -77,15 +77,15 @@ def copy_keras_hub_roberta(ours, theirs):
     """keras_hub.models.RobertaBackbone -> kerasnlp_lite RobertaBackbone.
 
     KerasHub's position table has `max_sequence_length` rows read from 0; ours
-    has `padding_id + 1` more, read from `padding_id + 1` (fairseq's offset):
-    their row t goes to our row padding_id + 1 + t. Our reserved rows keep
+    has `pad_token_id + 1` more, read from `pad_token_id + 1` (fairseq's offset):
+    their row t goes to our row pad_token_id + 1 + t. Our reserved rows keep
     their own values (only padded tokens could ever read them).
     """
     embedding = ours.embedding
     embedding.token_embedding.set_weights(theirs.embeddings.token_embedding.get_weights())
     (their_positions,) = theirs.embeddings.position_embedding.get_weights()
     (positions,) = embedding.position_embedding.get_weights()
-    offset = ours.padding_id + 1
+    offset = ours.pad_token_id + 1
     positions[offset : offset + len(their_positions)] = their_positions
     embedding.position_embedding.set_weights([positions])
     embedding.layer_norm.set_weights(theirs.embeddings_layer_norm.get_weights())

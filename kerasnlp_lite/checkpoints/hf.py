@@ -14,6 +14,7 @@ import warnings
 
 from kerasnlp_lite.checkpoints import hf_albert, hf_bart, hf_bert, hf_gpt2, hf_preprocessors, hf_roberta, hf_t5
 from kerasnlp_lite.checkpoints.hf_common import CheckpointError, Weights, read_config, read_weights
+from kerasnlp_lite.utils.validation import is_int
 
 __all__ = ["CheckpointError", "from_hf", "from_hf_tokenizer"]
 
@@ -100,7 +101,7 @@ def _preprocessor(path, config, model_type, task, model, length):
         return None
     max_positions = getattr(model.backbone, "max_sequence_length", None)
     if length is not None:
-        if isinstance(length, bool) or not isinstance(length, int) or length < 2:
+        if not is_int(length) or length < 2:
             raise ValueError(f"`sequence_length` must be an int >= 2, got {length!r}.")
         if max_positions and length > max_positions:
             raise ValueError(f"`sequence_length`={length} exceeds the model's max_sequence_length={max_positions}.")

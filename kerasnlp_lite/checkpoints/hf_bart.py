@@ -93,7 +93,7 @@ def backbone_kwargs(config):
         dropout=config.get("dropout", 0.1),
         activation=common.ACTIVATIONS[activation],
         layer_norm_epsilon=1e-5,  # nn.LayerNorm's default: BART's config has no field for it
-        scale_embedding=bool(config.get("scale_embedding", False)),
+        scale_embeddings=bool(config.get("scale_embedding", False)),
     )
 
 

@@ -27,12 +27,12 @@ def backbone_kwargs(config):
     common.check_absolute_positions(config)
     if config.get("is_decoder") or config.get("add_cross_attention"):
         raise common.CheckpointError("Decoder (causal or cross-attention) RoBERTa checkpoints are not supported.")
-    padding_id = config.get("pad_token_id", 1)
+    pad_token_id = config.get("pad_token_id", 1)
     table_rows = config.get("max_position_embeddings", 512)
-    if table_rows <= padding_id + 1:
+    if table_rows <= pad_token_id + 1:
         raise common.CheckpointError(
             f"max_position_embeddings={table_rows} leaves no positions after the "
-            f"{padding_id + 1} rows reserved by pad_token_id={padding_id}."
+            f"{pad_token_id + 1} rows reserved by pad_token_id={pad_token_id}."
         )
     return dict(
         vocabulary_size=config["vocab_size"],
@@ -40,8 +40,8 @@ def backbone_kwargs(config):
         num_heads=config["num_attention_heads"],
         hidden_dim=config["hidden_size"],
         intermediate_dim=config["intermediate_size"],
-        max_sequence_length=table_rows - padding_id - 1,
-        padding_id=padding_id,
+        max_sequence_length=table_rows - pad_token_id - 1,
+        pad_token_id=pad_token_id,
         dropout=config.get("hidden_dropout_prob", 0.1),
         activation=common.activation(config),
         layer_norm_epsilon=config.get("layer_norm_eps", 1e-12),  # HF's default; released checkpoints set 1e-5

@@ -5,13 +5,13 @@ text infilling (fairseq's `DenoisingDataset` order: permute sentences, mask /
 infill, rotate):
 
 ```python
-ids = sentence_permutation(ids, seed=s1, sentence_end_id=dot_id, bos_id=0, eos_id=2)
-ids = text_infilling(ids, mask_token_id=mask_id, seed=s2, bos_id=0, eos_id=2)
+ids = sentence_permutation(ids, seed=s1, sentence_end_id=dot_id, start_token_id=0, end_token_id=2)
+ids = text_infilling(ids, mask_token_id=mask_id, seed=s2, start_token_id=0, end_token_id=2)
 ```
 
 All take one example, int `[T]` (use them in `Dataset.map` before batching);
 `token_masking` also takes a dense `[B, T]` or ragged `[B, None]` batch and
-`token_deletion` a ragged batch. A leading `bos_id` and a trailing `eos_id`,
+`token_deletion` a ragged batch. A leading `start_token_id` and a trailing `end_token_id`,
 when given and present, stay in place and are never noised. Counts are exact
 per example: `round(ratio * n)` of the `n` noisable tokens.
 """
@@ -19,37 +19,38 @@ per example: `round(ratio * n)` of the `n` noisable tokens.
 import tensorflow as tf
 
 from kerasnlp_lite.data.masking import random_selection
-from kerasnlp_lite.data.seeds import as_token_ids, check_fraction, check_id, check_ids, make_seed
+from kerasnlp_lite.data.seeds import as_token_ids, make_seed
+from kerasnlp_lite.utils.validation import check_fraction, check_id, check_ids, is_number
 
 
-def _split_ends(token_ids, bos_id, eos_id):
+def _split_ends(token_ids, start_token_id, end_token_id):
     """Splits `[T]` ids into (head, body, tail): a leading BOS and a trailing EOS stay out of the noise."""
     size = tf.size(token_ids)
     start = tf.constant(0, tf.int32)
     end = size
-    if bos_id is not None:
-        start = tf.cast(tf.reduce_any(tf.equal(token_ids[:1], tf.cast(bos_id, token_ids.dtype))), tf.int32)
-    if eos_id is not None:
-        has_eos = tf.reduce_any(tf.equal(token_ids[-1:], tf.cast(eos_id, token_ids.dtype))) & (size > start)
+    if start_token_id is not None:
+        start = tf.cast(tf.reduce_any(tf.equal(token_ids[:1], tf.cast(start_token_id, token_ids.dtype))), tf.int32)
+    if end_token_id is not None:
+        has_eos = tf.reduce_any(tf.equal(token_ids[-1:], tf.cast(end_token_id, token_ids.dtype))) & (size > start)
         end = size - tf.cast(has_eos, tf.int32)
     return token_ids[:start], token_ids[start:end], token_ids[end:]
 
 
-def _end_candidates(dense, real, bos_id, eos_id, unselectable_ids):
+def _end_candidates(dense, real, start_token_id, end_token_id, unselectable_ids):
     """Noisable tokens of a `[B, T]` batch: real, not special, not a leading BOS / trailing EOS."""
     candidates = real
     for special in unselectable_ids:
         candidates = candidates & tf.not_equal(dense, tf.cast(special, dense.dtype))
     positions = tf.range(tf.shape(dense)[1])[None, :]
-    if bos_id is not None:
-        candidates = candidates & ~((positions == 0) & tf.equal(dense, tf.cast(bos_id, dense.dtype)))
-    if eos_id is not None:
+    if start_token_id is not None:
+        candidates = candidates & ~((positions == 0) & tf.equal(dense, tf.cast(start_token_id, dense.dtype)))
+    if end_token_id is not None:
         last = tf.reduce_sum(tf.cast(real, tf.int32), axis=1, keepdims=True) - 1
-        candidates = candidates & ~((positions == last) & tf.equal(dense, tf.cast(eos_id, dense.dtype)))
+        candidates = candidates & ~((positions == last) & tf.equal(dense, tf.cast(end_token_id, dense.dtype)))
     return candidates
 
 
-def _select_tokens(token_ids, seed, ratio, bos_id, eos_id, unselectable_ids):
+def _select_tokens(token_ids, seed, ratio, start_token_id, end_token_id, unselectable_ids):
     """Exact-count random token selection on `[T]`, `[B, T]` or ragged; returns (dense, selected, lengths)."""
     if isinstance(token_ids, tf.RaggedTensor):
         lengths = token_ids.row_lengths()
@@ -59,12 +60,12 @@ def _select_tokens(token_ids, seed, ratio, bos_id, eos_id, unselectable_ids):
         lengths = None
         dense = token_ids if token_ids.shape.rank == 2 else token_ids[None]
         real = tf.ones_like(dense, tf.bool)
-    candidates = _end_candidates(dense, real, bos_id, eos_id, unselectable_ids)
+    candidates = _end_candidates(dense, real, start_token_id, end_token_id, unselectable_ids)
     selected = random_selection(candidates, seed, ratio, min_one=False)
     return dense, selected, lengths
 
 
-def token_masking(token_ids, mask_token_id, seed, mask_ratio=0.15, bos_id=None, eos_id=None, unselectable_ids=()):
+def token_masking(token_ids, mask_token_id, seed, mask_ratio=0.15, start_token_id=None, end_token_id=None, unselectable_ids=()):
     """Replaces `round(mask_ratio * n)` random tokens by `mask_token_id`.
 
     BART's token masking "following BERT"; BART gives no rate, so the default
@@ -75,7 +76,7 @@ def token_masking(token_ids, mask_token_id, seed, mask_ratio=0.15, bos_id=None, 
         mask_token_id: int.
         seed: int or int tensor `[2]`.
         mask_ratio: fraction of noisable tokens to mask, in [0, 1].
-        bos_id, eos_id: optional ids kept in place at the ends.
+        start_token_id, end_token_id: optional ids kept in place at the ends.
         unselectable_ids: ids never masked (e.g. padding in a dense batch).
 
     Returns:
@@ -83,30 +84,30 @@ def token_masking(token_ids, mask_token_id, seed, mask_ratio=0.15, bos_id=None, 
     """
     mask_token_id = check_id(mask_token_id, "mask_token_id")
     mask_ratio = check_fraction(mask_ratio, "mask_ratio")
-    bos_id, eos_id, unselectable_ids = _check_specials(bos_id, eos_id, unselectable_ids)
+    start_token_id, end_token_id, unselectable_ids = _check_specials(start_token_id, end_token_id, unselectable_ids)
     seed = make_seed(seed)
     token_ids = as_token_ids(token_ids, allow_ragged=True)
-    dense, selected, lengths = _select_tokens(token_ids, seed, mask_ratio, bos_id, eos_id, unselectable_ids)
+    dense, selected, lengths = _select_tokens(token_ids, seed, mask_ratio, start_token_id, end_token_id, unselectable_ids)
     masked = tf.where(selected, tf.cast(mask_token_id, dense.dtype), dense)
     if lengths is not None:
         return tf.RaggedTensor.from_tensor(masked, lengths=lengths)
     return masked if token_ids.shape.rank == 2 else masked[0]
 
 
-def token_deletion(token_ids, seed, deletion_ratio=0.15, bos_id=None, eos_id=None, unselectable_ids=()):
+def token_deletion(token_ids, seed, deletion_ratio=0.15, start_token_id=None, end_token_id=None, unselectable_ids=()):
     """Deletes `round(deletion_ratio * n)` random tokens (BART token deletion).
 
     Args:
         token_ids: int `[T]` or ragged `[B, None]` (rows shrink by different amounts).
         seed: int or int tensor `[2]`.
         deletion_ratio: fraction of noisable tokens to delete, in [0, 1].
-        bos_id, eos_id, unselectable_ids: as `token_masking`; never deleted.
+        start_token_id, end_token_id, unselectable_ids: as `token_masking`; never deleted.
 
     Returns:
         int `[T - round(deletion_ratio * n)]`, or a ragged batch.
     """
     deletion_ratio = check_fraction(deletion_ratio, "deletion_ratio")
-    bos_id, eos_id, unselectable_ids = _check_specials(bos_id, eos_id, unselectable_ids)
+    start_token_id, end_token_id, unselectable_ids = _check_specials(start_token_id, end_token_id, unselectable_ids)
     seed = make_seed(seed)
     token_ids = as_token_ids(token_ids, ranks=(1, 2), allow_ragged=True)
     if token_ids.shape.rank == 2 and not isinstance(token_ids, tf.RaggedTensor):
@@ -114,7 +115,7 @@ def token_deletion(token_ids, seed, deletion_ratio=0.15, bos_id=None, eos_id=Non
             f"`token_ids` must have shape [sequence_length] or be a ragged [batch, None] batch (rows lose "
             f"different numbers of tokens), got a dense {token_ids.shape}."
         )
-    dense, selected, lengths = _select_tokens(token_ids, seed, deletion_ratio, bos_id, eos_id, unselectable_ids)
+    dense, selected, lengths = _select_tokens(token_ids, seed, deletion_ratio, start_token_id, end_token_id, unselectable_ids)
     if lengths is not None:
         keep = tf.RaggedTensor.from_tensor(tf.logical_not(selected), lengths=lengths)
         return tf.ragged.boolean_mask(token_ids, keep)
@@ -155,8 +156,8 @@ def text_infilling(
     seed,
     mask_ratio=0.3,
     poisson_lambda=3.0,
-    bos_id=None,
-    eos_id=None,
+    start_token_id=None,
+    end_token_id=None,
     return_span_lengths=False,
 ):
     """BART text infilling: spans of Poisson(3) length, each replaced by ONE mask.
@@ -174,7 +175,7 @@ def text_infilling(
         seed: int or int tensor `[2]`.
         mask_ratio: fraction of tokens to mask, in [0, 1].
         poisson_lambda: mean span length, > 0 (3 in BART).
-        bos_id, eos_id: optional ids kept at the ends.
+        start_token_id, end_token_id: optional ids kept at the ends.
         return_span_lengths: also return the span lengths, int32 `[num_spans]`.
 
     Returns:
@@ -185,12 +186,12 @@ def text_infilling(
     """
     mask_token_id = check_id(mask_token_id, "mask_token_id")
     mask_ratio = check_fraction(mask_ratio, "mask_ratio")
-    if isinstance(poisson_lambda, bool) or not isinstance(poisson_lambda, (int, float)) or poisson_lambda <= 0:
+    if not is_number(poisson_lambda) or poisson_lambda <= 0:
         raise ValueError(f"`poisson_lambda` must be a float > 0, got {poisson_lambda!r}.")
-    bos_id, eos_id, _ = _check_specials(bos_id, eos_id, ())
+    start_token_id, end_token_id, _ = _check_specials(start_token_id, end_token_id, ())
     length_seed, gap_seed = tf.unstack(tf.random.experimental.stateless_split(make_seed(seed), 2))
     token_ids = as_token_ids(token_ids, ranks=(1,))
-    head, body, tail = _split_ends(token_ids, bos_id, eos_id)
+    head, body, tail = _split_ends(token_ids, start_token_id, end_token_id)
 
     n = tf.size(body)
     num_to_mask = tf.cast(tf.round(tf.cast(n, tf.float32) * mask_ratio), tf.int32)
@@ -221,7 +222,7 @@ def text_infilling(
     return result
 
 
-def sentence_permutation(token_ids, seed, sentence_end_id=None, sentence_ends=None, bos_id=None, eos_id=None):
+def sentence_permutation(token_ids, seed, sentence_end_id=None, sentence_ends=None, start_token_id=None, end_token_id=None):
     """Shuffles the sentences of a document (BART sentence permutation).
 
     Sentence boundaries come from `sentence_end_id` (a token that ends a
@@ -234,7 +235,7 @@ def sentence_permutation(token_ids, seed, sentence_end_id=None, sentence_ends=No
         token_ids: int `[T]`.
         seed: int or int tensor `[2]`.
         sentence_end_id, sentence_ends: exactly one of them.
-        bos_id, eos_id: optional ids kept at the ends.
+        start_token_id, end_token_id: optional ids kept at the ends.
 
     Returns:
         int `[T]`.
@@ -242,10 +243,10 @@ def sentence_permutation(token_ids, seed, sentence_end_id=None, sentence_ends=No
     if (sentence_end_id is None) == (sentence_ends is None):
         raise ValueError("Give exactly one of `sentence_end_id` and `sentence_ends` (the sentence boundaries).")
     sentence_end_id = check_id(sentence_end_id, "sentence_end_id", allow_none=True)
-    bos_id, eos_id, _ = _check_specials(bos_id, eos_id, ())
+    start_token_id, end_token_id, _ = _check_specials(start_token_id, end_token_id, ())
     seed = make_seed(seed)
     token_ids = as_token_ids(token_ids, ranks=(1,))
-    head, body, tail = _split_ends(token_ids, bos_id, eos_id)
+    head, body, tail = _split_ends(token_ids, start_token_id, end_token_id)
     if sentence_end_id is not None:
         ends = tf.equal(body, tf.cast(sentence_end_id, body.dtype))
     else:
@@ -261,28 +262,28 @@ def sentence_permutation(token_ids, seed, sentence_end_id=None, sentence_ends=No
     return tf.concat([head, tf.gather(body, tf.argsort(key)), tail], 0)
 
 
-def document_rotation(token_ids, seed, bos_id=None, eos_id=None):
+def document_rotation(token_ids, seed, start_token_id=None, end_token_id=None):
     """Rotates the document to start at a uniformly chosen token (BART document rotation).
 
     Args:
         token_ids: int `[T]`.
         seed: int or int tensor `[2]`.
-        bos_id: if given and first, stays first. eos_id: if given and last, stays last.
+        start_token_id: if given and first, stays first. end_token_id: if given and last, stays last.
 
     Returns:
         int `[T]`.
     """
-    bos_id, eos_id, _ = _check_specials(bos_id, eos_id, ())
+    start_token_id, end_token_id, _ = _check_specials(start_token_id, end_token_id, ())
     seed = make_seed(seed)
     token_ids = as_token_ids(token_ids, ranks=(1,))
-    head, body, tail = _split_ends(token_ids, bos_id, eos_id)
+    head, body, tail = _split_ends(token_ids, start_token_id, end_token_id)
     start = tf.random.stateless_uniform([], seed=seed, minval=0, maxval=tf.maximum(tf.size(body), 1), dtype=tf.int32)
     return tf.concat([head, body[start:], body[:start], tail], 0)
 
 
-def _check_specials(bos_id, eos_id, unselectable_ids):
+def _check_specials(start_token_id, end_token_id, unselectable_ids):
     return (
-        check_id(bos_id, "bos_id", allow_none=True),
-        check_id(eos_id, "eos_id", allow_none=True),
+        check_id(start_token_id, "start_token_id", allow_none=True),
+        check_id(end_token_id, "end_token_id", allow_none=True),
         check_ids(unselectable_ids, "unselectable_ids"),
     )

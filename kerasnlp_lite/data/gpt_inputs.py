@@ -7,16 +7,18 @@ the linear output layer. All functions work on lists of token ids (one
 example) and return lists of ids; pack them to fixed length afterwards.
 """
 
+from kerasnlp_lite.utils.validation import is_int
+
 
 def _ids(value, name):
     values = list(value)
-    if any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+    if any(not is_int(v) for v in values):
         raise TypeError(f"`{name}` must be a sequence of int token ids, got {value!r}.")
     return values
 
 
 def _special(value, name):
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_int(value):
         raise TypeError(f"`{name}` must be an int token id, got {value!r}.")
     return value
 

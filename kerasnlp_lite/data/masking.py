@@ -25,15 +25,9 @@ seed, see `masked_lm_dataset` and `kerasnlp_lite.data.seeds.example_seed`.
 
 import tensorflow as tf
 
-from kerasnlp_lite.data.seeds import (
-    as_token_ids,
-    check_fraction,
-    check_id,
-    check_ids,
-    example_seed,
-    make_seed,
-)
-from kerasnlp_lite.utils.validation import check_positive_int
+from kerasnlp_lite.data.seeds import as_token_ids, example_seed, make_seed
+from kerasnlp_lite.utils.validation import check_positive_int, is_int
+from kerasnlp_lite.utils.validation import check_fraction, check_id, check_ids
 
 
 def random_selection(candidates, seed, rate, max_selections=None, group_starts=None, min_one=True):
@@ -288,7 +282,7 @@ def masked_lm_dataset(
         raise TypeError(f"`dataset` must be a tf.data.Dataset, got {type(dataset).__name__}.")
     check_positive_int(num_epochs, "num_epochs", allow_none=True)
     check_positive_int(first_epoch, "first_epoch", minimum=0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if not is_int(seed):
         raise TypeError(f"`seed` must be an int, got {seed!r}.")
     for reserved in ("token_ids", "padding_mask", "word_starts"):
         if reserved in mask_kwargs:

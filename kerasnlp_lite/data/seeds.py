@@ -20,7 +20,6 @@ ds = dataset.enumerate().map(
 This module also holds the small input checks shared by the objectives.
 """
 
-import numpy as np
 import tensorflow as tf
 
 
@@ -82,41 +81,6 @@ def example_seed(seed, index, epoch=0):
 
 
 # ----------------------------------------------------------------- checks
-
-
-def check_id(value, name, vocabulary_size=None, allow_none=False):
-    """Checks a special token id given as a Python (or numpy) int; returns it as a Python int."""
-    if value is None:
-        if allow_none:
-            return None
-        raise ValueError(f"`{name}` is required (an int token id), got None.")
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be an int token id, got {value!r} ({type(value).__name__}).")
-    if value < 0 or (vocabulary_size is not None and value >= vocabulary_size):
-        bound = f"[0, {vocabulary_size})" if vocabulary_size is not None else ">= 0"
-        raise ValueError(f"`{name}` must be a token id in {bound}, got {value}.")
-    return int(value)
-
-
-def check_ids(values, name, vocabulary_size=None):
-    """Checks a sequence of special token ids; returns a tuple of ints."""
-    if values is None:
-        return ()
-    if isinstance(values, int):
-        values = (values,)
-    return tuple(check_id(v, name, vocabulary_size) for v in values)
-
-
-def check_fraction(value, name, low=0.0, high=1.0, low_open=False, high_open=False):
-    """Checks a Python float in [low, high] (ends open as asked); returns it as float."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"`{name}` must be a float, got {value!r} ({type(value).__name__}).")
-    too_low = value <= low if low_open else value < low
-    too_high = value >= high if high_open else value > high
-    if too_low or too_high:
-        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        raise ValueError(f"`{name}` must be in {interval}, got {value}.")
-    return float(value)
 
 
 def as_token_ids(token_ids, name="token_ids", ranks=(1, 2), allow_ragged=False):

@@ -19,6 +19,8 @@ import random
 
 import tensorflow as tf
 
+from kerasnlp_lite.utils.validation import is_int, is_number
+
 
 def _read_documents(documents, name="documents"):
     if isinstance(documents, (str, bytes)):
@@ -46,12 +48,12 @@ def _read_documents(documents, name="documents"):
 
 
 def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if not is_int(seed):
         raise TypeError(f"`seed` must be an int, got {seed!r}.")
 
 
 def _check_probability(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         raise TypeError(f"`{name}` must be a float in [0, 1], got {value!r}.")
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"`{name}` must be in [0, 1], got {value}.")

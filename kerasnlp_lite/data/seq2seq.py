@@ -23,7 +23,7 @@ def _rows(values, name):
     return rows
 
 
-def pad_rows(rows, length, pad_id, name):
+def pad_rows(rows, length, pad_token_id, name):
     """Id rows -> right-padded `ids`, `mask` int32 `[N, length or longest]`; a longer row is an error."""
     width = max(len(r) for r in rows) if length is None else length
     too_long = [i for i, r in enumerate(rows) if len(r) > width]
@@ -32,7 +32,7 @@ def pad_rows(rows, length, pad_id, name):
             f"{len(too_long)} rows of `{name}` are longer than the sequence length {width} (first: row "
             f"{too_long[0]} with {len(rows[too_long[0]])} tokens); nothing is truncated silently: use a longer length."
         )
-    ids = np.full((len(rows), width), pad_id, "int32")
+    ids = np.full((len(rows), width), pad_token_id, "int32")
     mask = np.zeros((len(rows), width), "int32")
     for i, r in enumerate(rows):
         ids[i, : len(r)] = r

@@ -18,8 +18,9 @@ Inputs and targets together give back the original exactly (tested).
 
 import tensorflow as tf
 
-from kerasnlp_lite.data.seeds import as_token_ids, check_fraction, check_id, make_seed
-from kerasnlp_lite.utils.validation import check_positive_int
+from kerasnlp_lite.data.seeds import as_token_ids, make_seed
+from kerasnlp_lite.utils.validation import check_positive_int, is_number
+from kerasnlp_lite.utils.validation import check_fraction, check_id
 
 
 def _stateless_shuffle(value, seed):
@@ -103,7 +104,7 @@ def span_corruption(
     num_sentinels=100,
     noise_density=0.15,
     mean_noise_span_length=3.0,
-    eos_id=None,
+    end_token_id=None,
 ):
     """T5's span-corruption objective on one sequence.
 
@@ -120,8 +121,8 @@ def span_corruption(
             rather than using real tokens as sentinels.
         noise_density: 0.15 in T5.
         mean_noise_span_length: 3.0 in T5.
-        eos_id: optional; if given, a trailing `eos_id` of the input is kept
-            out of the noise and `eos_id` is appended to both inputs and
+        end_token_id: optional; if given, a trailing `end_token_id` of the input is kept
+            out of the noise and `end_token_id` is appended to both inputs and
             targets (as seqio appends EOS after the preprocessors).
 
     Returns:
@@ -137,14 +138,14 @@ def span_corruption(
     check_positive_int(num_sentinels, "num_sentinels")
     if num_sentinels > first_sentinel_id + 1:
         raise ValueError(f"`num_sentinels`={num_sentinels} exceeds the ids below `first_sentinel_id`={first_sentinel_id}.")
-    eos_id = check_id(eos_id, "eos_id", vocabulary_size, allow_none=True)
+    end_token_id = check_id(end_token_id, "end_token_id", vocabulary_size, allow_none=True)
     noise_density = check_fraction(noise_density, "noise_density", low_open=True, high_open=True)
     _check_positive_float(mean_noise_span_length, "mean_noise_span_length")
     seeds = tf.random.experimental.stateless_split(make_seed(seed), 2)
     token_ids = as_token_ids(token_ids, ranks=(1,))
 
-    if eos_id is not None:
-        ends_with_eos = tf.reduce_any(tf.equal(token_ids[-1:], tf.cast(eos_id, token_ids.dtype)))
+    if end_token_id is not None:
+        ends_with_eos = tf.reduce_any(tf.equal(token_ids[-1:], tf.cast(end_token_id, token_ids.dtype)))
         token_ids = token_ids[: tf.size(token_ids) - tf.cast(ends_with_eos, tf.int32)]
     noise_mask = _random_spans_noise_mask(tf.size(token_ids), noise_density, seeds, mean_noise_span_length)
     # Sentinels used: one per noise span (inputs), one per non-noise span (targets).
@@ -158,15 +159,15 @@ def span_corruption(
     with tf.control_dependencies([check]):
         inputs = noise_span_to_unique_sentinel(token_ids, noise_mask, first_sentinel_id)
         targets = nonnoise_span_to_unique_sentinel(token_ids, noise_mask, first_sentinel_id)
-    if eos_id is not None:
-        eos = tf.constant([eos_id], token_ids.dtype)
+    if end_token_id is not None:
+        eos = tf.constant([end_token_id], token_ids.dtype)
         inputs = tf.concat([inputs, eos], 0)
         targets = tf.concat([targets, eos], 0)
     return {"inputs": inputs, "targets": targets}
 
 
 def _check_positive_float(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         raise TypeError(f"`{name}` must be a positive float, got {value!r}.")
     if value <= 0:
         raise ValueError(f"`{name}` must be > 0, got {value}.")

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from kerasnlp_lite.utils.validation import is_int
+
 PAD_ID = 0
 
 
@@ -81,7 +83,7 @@ def synthetic_vocabulary(task, vocabulary_size=16):
 
 
 def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if not is_int(value):
         raise TypeError(f"`{name}` must be an int >= {minimum}, got {value!r}.")
     if value < minimum:
         raise ValueError(f"`{name}` must be >= {minimum}, got {value}.")

@@ -9,6 +9,8 @@ the meaning of the words (which a pretrained encoder knows), not memorize them.
 
 import numpy as np
 
+from kerasnlp_lite.utils.validation import is_int
+
 TOPICS = ("sports", "food", "weather", "computers")
 
 # Per topic: (training words, held-out words).
@@ -64,7 +66,7 @@ def topic_classification(num_examples, split="train", seed=0):
     Returns:
         `(texts, labels)`: a list of str and an int32 numpy array.
     """
-    if isinstance(num_examples, bool) or not isinstance(num_examples, int) or num_examples < 1:
+    if not is_int(num_examples) or num_examples < 1:
         raise ValueError(f"`num_examples` must be an int >= 1, got {num_examples!r}.")
     if split not in ("train", "test"):
         raise ValueError(f'`split` must be "train" or "test", got {split!r}.')

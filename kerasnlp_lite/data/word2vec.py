@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasnlp_lite.data.seeds import as_token_ids, make_seed
-from kerasnlp_lite.utils.validation import check_positive_int
+from kerasnlp_lite.utils.validation import check_positive_int, is_int, is_number
 
 # Mikolov et al. 2013, section 2.2: the 3/4 power "outperformed significantly"
 # the unigram and uniform distributions.
@@ -57,7 +57,7 @@ def subsampling_keep_probabilities(unigram_counts, threshold=1e-5):
     """
     counts = np.asarray(unigram_counts, dtype=np.float64)
     _counts_array(counts, counts.shape[0] if counts.ndim == 1 else -1)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
+    if not is_number(threshold) or not threshold > 0:
         raise ValueError(f"`subsample_threshold` must be a float > 0, got {threshold!r}.")
     frequency = counts / counts.sum()
     with np.errstate(divide="ignore"):
@@ -220,7 +220,7 @@ def cbow_examples(
         `candidate_ids` int32 `[n, 1 + K]` (the center first, then the
         negatives) and `labels` float32 `[n, 1 + K]`.
     """
-    if isinstance(pad_value, bool) or not isinstance(pad_value, int):
+    if not is_int(pad_value):
         raise TypeError(f"`pad_value` must be an int, got {pad_value!r}.")
     ids, cdf, negative_seed = _prepare(
         token_ids, window_size, num_negative, vocabulary_size, unigram_counts, sampling_table,

@@ -39,6 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasnlp_lite.export.tflite import QUANTIZE_MODES, FlexOpError, is_tftext_op, make_interpreter, tflite_op_names
+from kerasnlp_lite.utils.validation import is_int
 
 # (task class name, string signature, output name). Exact class names: a
 # TokenClassifier (a TextClassifier subclass) has no string signature.
@@ -602,7 +603,7 @@ def export_tflite(
         )
     _check_model(model)
     signatures = _check_signatures(model, signatures)
-    if text_batch_size is not None and (isinstance(text_batch_size, bool) or not isinstance(text_batch_size, int) or text_batch_size < 1):
+    if text_batch_size is not None and (not is_int(text_batch_size) or text_batch_size < 1):
         raise ValueError(f"`text_batch_size` must be a positive int or None, got {text_batch_size!r}.")
     length = max_sequence_length or _default_sequence_length(model)
     if length is None:

@@ -43,6 +43,7 @@ import tempfile
 import numpy as np
 
 from kerasnlp_lite.export.tflite import FlexOpError, is_tftext_op, tflite_op_names
+from kerasnlp_lite.utils.validation import is_int
 
 GENERATION_QUANTIZE_MODES = (None, "float16", "dynamic_int8")
 METADATA_NAME = "kerasnlp_lite"
@@ -328,7 +329,7 @@ def _check_args(model, max_length, quantize, max_top_k, max_stop_tokens):
     backbone = getattr(model, "backbone", None)
     if backbone is None or not hasattr(backbone, "call_with_cache") or not hasattr(model, "compute_logits"):
         raise TypeError(f"`model` must be a CausalLM (a backbone with `call_with_cache`), got {type(model).__name__}.")
-    if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)) or max_length < 2:
+    if not is_int(max_length) or max_length < 2:
         raise ValueError(f"`max_length` must be an int >= 2, got {max_length!r}.")
     if max_length > backbone.max_sequence_length:
         raise ValueError(
@@ -341,7 +342,7 @@ def _check_args(model, max_length, quantize, max_top_k, max_stop_tokens):
             "(full int8 needs representative caches, not supported here)."
         )
     for name, value in (("max_top_k", max_top_k), ("max_stop_tokens", max_stop_tokens)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        if not is_int(value) or value < 1:
             raise ValueError(f"`{name}` must be an int >= 1, got {value!r}.")
 
 

@@ -20,7 +20,8 @@ import numpy as np
 
 from kerasnlp_lite.export.generation import WH_MODULI, WH_MULTIPLIERS, cache_names, read_metadata
 from kerasnlp_lite.export.tflite import FlexOpError, make_interpreter, tflite_op_names
-from kerasnlp_lite.generation.decode import as_text, check_stop_token_ids
+from kerasnlp_lite.generation.decode import as_text
+from kerasnlp_lite.utils.validation import check_stop_token_ids, is_int
 
 _DTYPE_KINDS = {"i": "integer", "u": "integer", "f": "float", "b": "bool", "S": "string", "O": "string", "U": "string"}
 
@@ -223,7 +224,7 @@ class LiteRunner:
         n, max_length = int(prompt.size), self.max_length
         if n == 0:
             raise ValueError("The prompt is empty (no tokens): give at least one token.")
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) or max_new_tokens < 1:
+        if not is_int(max_new_tokens) or max_new_tokens < 1:
             raise ValueError(f"`max_new_tokens` must be an int >= 1, got {max_new_tokens!r}.")
         if n + max_new_tokens > max_length:
             raise ValueError(
@@ -250,7 +251,7 @@ class LiteRunner:
             return 1
         vocabulary_size = self._signatures["prefill"]["outputs"]["logits"]["shape"][-1]
         limit = self.metadata.get("max_top_k", vocabulary_size) if use_generate_signature else vocabulary_size
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= limit:
+        if not is_int(k) or not 1 <= k <= limit:
             raise ValueError(
                 f"`k` must be an int in [1, {limit}] for sampler 'top_k'"
                 + (" (the exported `max_top_k`; re-export with a larger one)" if use_generate_signature else "")
@@ -258,7 +259,7 @@ class LiteRunner:
             )
         if not temperature > 0:
             raise ValueError(f"`temperature` must be > 0, got {temperature!r}.")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**31:
+        if not is_int(seed) or not 0 <= seed < 2**31:
             raise ValueError(f"`seed` must be an int in [0, 2**31), got {seed!r}.")
         return int(k)
 

@@ -31,6 +31,7 @@ from kerasnlp_lite.export.generation import (
     sampling_input_specs,
     sampling_while_loop,
 )
+from kerasnlp_lite.utils.validation import is_int
 
 FORMAT = "kerasnlp_lite.seq2seq_lm/1"
 QUANTIZE_MODES = (None, "float16", "dynamic_int8")
@@ -89,7 +90,7 @@ def _check_args(model, max_length, max_source_length, quantize, max_top_k, max_s
         raise TypeError(f"`model` must be a Seq2SeqLM, got {type(model).__name__}.")
     for name, value, low in (("max_length", max_length, 2), ("max_source_length", max_source_length, 1),
                              ("max_top_k", max_top_k, 1), ("max_stop_tokens", max_stop_tokens, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        if not is_int(value) or value < low:
             raise ValueError(f"`{name}` must be an int >= {low}, got {value!r}.")
     limit = backbone.max_sequence_length
     if limit is not None and max(max_length, max_source_length) > limit:

@@ -26,6 +26,7 @@ import tensorflow as tf
 from keras import ops
 
 from kerasnlp_lite.generation.samplers import BeamSearch
+from kerasnlp_lite.utils.validation import is_int
 
 # Score of impossible beam candidates: finite, so sums never become NaN.
 _NEG = -1e9
@@ -75,30 +76,6 @@ def prepare_prompts(prompts, padding_mask=None):
     return token_ids[:, :width], mask[:, :width]
 
 
-def check_stop_token_ids(stop_token_ids, vocabulary_size=None):
-    """`stop_token_ids` (None, one id, or a sequence) -> a tuple of ints, checked.
-
-    Args:
-        stop_token_ids: the ids that end a row.
-        vocabulary_size: when given, every id must be in [0, vocabulary_size);
-            otherwise only non-negative.
-    """
-    if stop_token_ids is None:
-        return ()
-    if isinstance(stop_token_ids, (int, np.integer)) and not isinstance(stop_token_ids, bool):
-        stop_token_ids = (stop_token_ids,)
-    ids = tuple(stop_token_ids)
-    for token in ids:
-        if isinstance(token, bool) or not isinstance(token, (int, np.integer)):
-            valid = False
-        else:
-            valid = 0 <= token < vocabulary_size if vocabulary_size is not None else token >= 0
-        if not valid:
-            expected = f"ids in [0, {vocabulary_size})" if vocabulary_size is not None else "non-negative int ids"
-            raise ValueError(f"`stop_token_ids` must be {expected}, got {stop_token_ids!r}.")
-    return tuple(int(t) for t in ids)
-
-
 def as_text(value):
     """A detokenizer's output (bytes, a scalar tensor or numpy array) -> str.
 
@@ -122,7 +99,7 @@ def detokenize_rows(tokenizer, token_ids, padding_mask, skip_ids=()):
 
 
 def check_generation_lengths(max_length, prompt_width, max_sequence_length):
-    if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)):
+    if not is_int(max_length):
         raise ValueError(f"`max_length` must be an int, got {max_length!r}.")
     if max_length <= prompt_width:
         raise ValueError(
@@ -191,12 +168,12 @@ def _is_stop(token, stop_token_ids):
     return tf.reduce_any(tf.expand_dims(token, -1) == stops, axis=-1)
 
 
-def sample_loop(steps, sampler, token_ids, padding_mask, seed, stop_token_ids, pad_id):
+def sample_loop(steps, sampler, token_ids, padding_mask, seed, stop_token_ids, pad_token_id):
     """Greedy / random / top-k / top-p decoding. Returns (`token_ids` `[B, M]`, `padding_mask` `[B, M]`)."""
     max_length = steps.max_length
     batch_size, width = token_ids.shape[0], token_ids.shape[1]
     tail = [[0, 0], [0, max_length - width]]
-    buffer = tf.pad(token_ids, tail, constant_values=pad_id)  # [B, M]
+    buffer = tf.pad(token_ids, tail, constant_values=pad_token_id)  # [B, M]
     prompt_mask = tf.pad(tf.cast(padding_mask, tf.int32), tail)  # [B, M], 1 at prompt tokens
     start = tf.reduce_min(tf.reduce_sum(prompt_mask, axis=1))
     next_logits, state = steps.prefill(token_ids, start, batch_size)
@@ -205,7 +182,7 @@ def sample_loop(steps, sampler, token_ids, padding_mask, seed, stop_token_ids, p
         is_prompt = _column(prompt_mask, i) > 0
         sampled = sampler(next_logits, tf.stack([seed, i]))
         generated = tf.logical_and(tf.logical_not(is_prompt), tf.logical_not(done))
-        token = tf.where(is_prompt, _column(buffer, i), tf.where(done, pad_id, sampled))
+        token = tf.where(is_prompt, _column(buffer, i), tf.where(done, pad_token_id, sampled))
         buffer = _write_column(buffer, i, token)
         out_mask = _write_column(out_mask, i, tf.cast(tf.logical_or(is_prompt, generated), tf.int32))
         done = tf.logical_or(done, tf.logical_and(generated, _is_stop(token, stop_token_ids)))
@@ -220,12 +197,12 @@ def sample_loop(steps, sampler, token_ids, padding_mask, seed, stop_token_ids, p
     return buffer, tf.cast(out_mask, tf.bool)
 
 
-def beam_search_loop(steps, beam, token_ids, padding_mask, stop_token_ids, pad_id, vocabulary_size):
+def beam_search_loop(steps, beam, token_ids, padding_mask, stop_token_ids, pad_token_id, vocabulary_size):
     """Beam search. Returns (`token_ids` `[B, M]`, `padding_mask` `[B, M]`, log-prob scores `[B]`)."""
     max_length, k, v = steps.max_length, beam.num_beams, vocabulary_size
     batch_size, width = token_ids.shape[0], token_ids.shape[1]
     tail = [[0, 0], [0, max_length - width]]
-    prompt_ids = tf.pad(token_ids, tail, constant_values=pad_id)  # [B, M]
+    prompt_ids = tf.pad(token_ids, tail, constant_values=pad_token_id)  # [B, M]
     prompt_mask = tf.pad(tf.cast(padding_mask, tf.int32), tail)  # [B, M]
     start = tf.reduce_min(tf.reduce_sum(prompt_mask, axis=1))
     next_logits, state = steps.prefill(token_ids, start, batch_size)
@@ -236,7 +213,7 @@ def beam_search_loop(steps, beam, token_ids, padding_mask, stop_token_ids, pad_i
     out_mask = tf.repeat(prompt_mask[:, None], k, axis=1)
     # Only beam 0 is alive at first, so the first expansion gives K distinct beams.
     scores = tf.tile(tf.constant([[0.0] + [_NEG] * (k - 1)]), [batch_size, 1])  # [B, K]
-    pad_row = tf.where(tf.range(v) == pad_id, 0.0, _NEG)  # [V]: a finished beam only extends with padding
+    pad_row = tf.where(tf.range(v) == pad_token_id, 0.0, _NEG)  # [V]: a finished beam only extends with padding
 
     def reorder(x, beams):  # x [B * K, ...] follows the chosen parent beams [B, K]
         shaped = tf.reshape(x, tf.concat([[batch_size, k], tf.shape(x)[1:]], 0))
@@ -280,7 +257,7 @@ def beam_search_loop(steps, beam, token_ids, padding_mask, stop_token_ids, pad_i
     return pick(buffer), tf.cast(pick(out_mask), tf.bool), pick(scores)
 
 
-def build_generate_function(model, max_length, sampler, stop_token_ids, pad_id, use_cache, jit_compile):
+def build_generate_function(model, max_length, sampler, stop_token_ids, pad_token_id, use_cache, jit_compile):
     """A compiled `(token_ids [B, P], padding_mask [B, P], seed) -> dict` for these settings."""
     steps = _Steps(model, max_length, use_cache, jit_compile)
     stop_token_ids = tuple(int(t) for t in stop_token_ids)
@@ -289,10 +266,10 @@ def build_generate_function(model, max_length, sampler, stop_token_ids, pad_id, 
     def generate(token_ids, padding_mask, seed):
         if isinstance(sampler, BeamSearch):
             ids, mask, scores = beam_search_loop(
-                steps, sampler, token_ids, padding_mask, stop_token_ids, pad_id, model.backbone.vocabulary_size
+                steps, sampler, token_ids, padding_mask, stop_token_ids, pad_token_id, model.backbone.vocabulary_size
             )
             return {"token_ids": ids, "padding_mask": mask, "scores": scores}
-        ids, mask = sample_loop(steps, sampler, token_ids, padding_mask, seed, stop_token_ids, pad_id)
+        ids, mask = sample_loop(steps, sampler, token_ids, padding_mask, seed, stop_token_ids, pad_token_id)
         return {"token_ids": ids, "padding_mask": mask}
 
     return generate
@@ -340,7 +317,7 @@ class _Seq2SeqSteps(_Steps):
         return self.model.compute_logits(hidden[:, 0]), state
 
 
-def build_seq2seq_generate_function(model, max_length, sampler, stop_token_ids, pad_id, use_cache, jit_compile):
+def build_seq2seq_generate_function(model, max_length, sampler, stop_token_ids, pad_token_id, use_cache, jit_compile):
     """A compiled `(encoder_token_ids [B, S], encoder_padding_mask [B, S], decoder_token_ids [B, P],
     decoder_padding_mask [B, P], seed) -> dict` for an encoder-decoder `model` (a `Seq2SeqLM`)."""
     stop_token_ids = tuple(int(t) for t in stop_token_ids)
@@ -351,10 +328,10 @@ def build_seq2seq_generate_function(model, max_length, sampler, stop_token_ids, 
         steps = _Seq2SeqSteps(model, max_length, use_cache, jit_compile, encoder_token_ids, encoder_padding_mask)
         if isinstance(sampler, BeamSearch):
             ids, mask, scores = beam_search_loop(
-                steps, sampler, token_ids, padding_mask, stop_token_ids, pad_id, vocabulary_size
+                steps, sampler, token_ids, padding_mask, stop_token_ids, pad_token_id, vocabulary_size
             )
             return {"token_ids": ids, "padding_mask": mask, "scores": scores}
-        ids, mask = sample_loop(steps, sampler, token_ids, padding_mask, seed, stop_token_ids, pad_id)
+        ids, mask = sample_loop(steps, sampler, token_ids, padding_mask, seed, stop_token_ids, pad_token_id)
         return {"token_ids": ids, "padding_mask": mask}
 
     return generate

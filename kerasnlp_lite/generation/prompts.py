@@ -6,6 +6,8 @@ the task (K = 0 zero-shot, 1 one-shot, a few few-shot), then the query, and
 completes it with no gradient update.
 """
 
+from kerasnlp_lite.utils.validation import is_int
+
 
 def few_shot_prompt(
     task_description,
@@ -47,7 +49,7 @@ def few_shot_prompt(
             raise TypeError(f"`examples[{i}]` must be an (input, output) pair of strings, got {example!r}.")
     if num_shots is None:
         num_shots = len(examples)
-    if isinstance(num_shots, bool) or not isinstance(num_shots, int) or num_shots < 0:
+    if not is_int(num_shots) or num_shots < 0:
         raise ValueError(f"`num_shots` must be an integer >= 0, got {num_shots!r}.")
     if num_shots > len(examples):
         raise ValueError(f"`num_shots`={num_shots} but only {len(examples)} examples were given.")

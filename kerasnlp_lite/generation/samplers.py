@@ -7,13 +7,14 @@ position, so a run is reproducible, and the ops compile under XLA
 (`jit_compile=True`) and inside a `tf.while_loop`.
 """
 
-import numbers
 
 import tensorflow as tf
 
+from kerasnlp_lite.utils.validation import is_int, is_number
+
 
 def _check_temperature(temperature):
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not temperature > 0:
+    if not is_number(temperature) or not temperature > 0:
         raise ValueError(f"`temperature` must be a number > 0, got {temperature!r}.")
     return float(temperature)
 
@@ -70,7 +71,7 @@ class TopKSampler(RandomSampler):
     """
 
     def __init__(self, k=10, temperature=1.0):
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        if not is_int(k) or k < 1:
             raise ValueError(f"`k` must be an integer >= 1, got {k!r}.")
         super().__init__(temperature)
         self.k = int(k)
@@ -97,7 +98,7 @@ class TopPSampler(RandomSampler):
     """
 
     def __init__(self, p=0.9, temperature=1.0):
-        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 < p <= 1.0:
+        if not is_number(p) or not 0.0 < p <= 1.0:
             raise ValueError(f"`p` must be a number in (0, 1], got {p!r}.")
         super().__init__(temperature)
         self.p = float(p)
@@ -139,9 +140,9 @@ class BeamSearch(Sampler):
     """
 
     def __init__(self, num_beams=4, length_penalty=0.0):
-        if isinstance(num_beams, bool) or not isinstance(num_beams, numbers.Integral) or num_beams < 1:
+        if not is_int(num_beams) or num_beams < 1:
             raise ValueError(f"`num_beams` must be an integer >= 1, got {num_beams!r}.")
-        if isinstance(length_penalty, bool) or not isinstance(length_penalty, numbers.Real):
+        if not is_number(length_penalty):
             raise ValueError(f"`length_penalty` must be a number, got {length_penalty!r}.")
         self.num_beams = int(num_beams)
         self.length_penalty = float(length_penalty)

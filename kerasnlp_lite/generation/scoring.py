@@ -11,6 +11,8 @@ gradient update: the prompt (from `few_shot_prompt`) carries the task.
 import numpy as np
 from keras import ops
 
+from kerasnlp_lite.utils.validation import is_int
+
 NORMALIZATIONS = ("length", "none")
 
 
@@ -22,7 +24,7 @@ def _ids(value, name, tokenizer):
             )
         return [int(t) for t in np.asarray(tokenizer.tokenize(value)).reshape(-1)]
     values = list(np.asarray(value).reshape(-1).tolist()) if not isinstance(value, (list, tuple)) else list(value)
-    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in values):
+    if any(not is_int(v) for v in values):
         raise TypeError(f"`{name}` must be a string or a sequence of int token ids, got {value!r:.200}.")
     return [int(v) for v in values]
 

@@ -9,8 +9,9 @@ import math
 import keras
 from keras import ops
 
-from kerasnlp_lite.layers.masks import _as_bool_mask, _check_broadcastable_to
+from kerasnlp_lite.layers.masks import _check_broadcastable_to
 from kerasnlp_lite.utils.validation import check_float_dtype, check_rank, check_rate, dtype_name
+from kerasnlp_lite.utils.validation import as_bool_mask
 
 # Masked logits are set this far *below the row's smallest logit*: a finite
 # value, because -inf gives NaN for fully masked rows and -1e9 wrecks int8
@@ -98,7 +99,7 @@ def scaled_dot_product_attention(
         logits = logits + ops.cast(bias, "float32")
     mask = None
     if attention_mask is not None:
-        mask = _expand_mask(_as_bool_mask(attention_mask, "attention_mask"), logits.shape)
+        mask = _expand_mask(as_bool_mask(attention_mask, "attention_mask"), logits.shape)
         # [B, N, T, 1]; no gradient needed: softmax is shift invariant.
         row_min = ops.stop_gradient(ops.min(logits, axis=-1, keepdims=True))
         masked_value = ops.maximum(row_min, _LOGIT_FLOOR) + MASK_VALUE

@@ -14,7 +14,7 @@ import numbers
 import keras
 from keras import ops
 
-from kerasnlp_lite.utils.validation import check_rank
+from kerasnlp_lite.utils.validation import as_bool_mask, check_rank
 
 
 def causal_mask(query_length, key_length, offset=0):
@@ -56,12 +56,12 @@ def padding_mask_to_attention_mask(padding_mask, query_length=None, query_paddin
     Returns:
         A boolean tensor `[B, T, S]`.
     """
-    padding_mask = _as_bool_mask(padding_mask, "padding_mask")
+    padding_mask = as_bool_mask(padding_mask, "padding_mask")
     check_rank(padding_mask, 2, "padding_mask", "[batch, key_length]")
     if query_length is not None:
         _check_integer(query_length, "query_length")
     if query_padding_mask is not None:
-        query_padding_mask = _as_bool_mask(query_padding_mask, "query_padding_mask")
+        query_padding_mask = as_bool_mask(query_padding_mask, "query_padding_mask")
         check_rank(query_padding_mask, 2, "query_padding_mask", "[batch, query_length]")
         batch, query_batch = padding_mask.shape[0], query_padding_mask.shape[0]
         if batch is not None and query_batch is not None and batch != query_batch:
@@ -96,23 +96,13 @@ def merge_masks(*masks):
     for i, mask in enumerate(masks):
         if mask is None:
             continue
-        mask = _as_bool_mask(mask, f"masks[{i}]")
+        mask = as_bool_mask(mask, f"masks[{i}]")
         if merged is None:
             merged = mask
             continue
         _check_broadcastable(merged.shape, mask.shape, "masks")
         merged = ops.logical_and(merged, mask)
     return merged
-
-
-def _as_bool_mask(mask, name):
-    mask = ops.convert_to_tensor(mask)
-    dtype = keras.backend.standardize_dtype(mask.dtype)
-    if dtype == "bool":
-        return mask
-    if "int" in dtype or "float" in dtype:
-        return ops.not_equal(mask, ops.zeros((), dtype=mask.dtype))
-    raise TypeError(f"`{name}` must be a bool, int or float mask, got dtype {dtype}.")
 
 
 def _check_integer(value, name):

@@ -10,10 +10,20 @@ import keras
 from keras import ops
 
 from kerasnlp_lite.layers.attention import scaled_dot_product_attention
-from kerasnlp_lite.layers.masks import _as_bool_mask, causal_mask, merge_masks
+from kerasnlp_lite.layers.masks import causal_mask, merge_masks
 from kerasnlp_lite.layers.relative_position_embedding import RelativePositionEmbedding
 from kerasnlp_lite.layers.rotary_embedding import RotaryEmbedding
-from kerasnlp_lite.utils.validation import check_float_dtype, check_positive_int, check_rank, check_rate, output_initializer, fresh_initializer
+from kerasnlp_lite.utils.validation import (
+    check_float_dtype,
+    check_positive_int,
+    check_rank,
+    check_rate,
+    fresh_initializer,
+    is_int,
+    is_number,
+    output_initializer,
+)
+from kerasnlp_lite.utils.validation import as_bool_mask
 
 
 # The four projections that get LoRA, with the number of leading kernel axes that
@@ -24,10 +34,10 @@ LORA_KERNELS = (("query", 1), ("key", 1), ("value", 1), ("output", 2))
 
 def check_lora_arguments(rank, lora_alpha=None):
     """Validates a LoRA rank (a positive int) and scale numerator (None or a positive number)."""
-    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+    if not is_int(rank) or rank < 1:
         raise ValueError(f"`rank` (the LoRA rank) must be a positive int, got {rank!r}.")
     if lora_alpha is not None and (
-        isinstance(lora_alpha, bool) or not isinstance(lora_alpha, (int, float)) or not lora_alpha > 0
+        not is_number(lora_alpha) or not lora_alpha > 0
     ):
         raise ValueError(f"`lora_alpha` must be None (= rank) or a number > 0, got {lora_alpha!r}.")
 
@@ -118,7 +128,7 @@ class MultiHeadAttention(keras.layers.Layer):
             check_lora_arguments(lora_rank, lora_alpha)
         elif lora_alpha is not None:
             raise ValueError("`lora_alpha` was given without `lora_rank`; pass both (or call `enable_lora`).")
-        if attention_scale is not None and (isinstance(attention_scale, bool) or not isinstance(attention_scale, (int, float)) or attention_scale <= 0):
+        if attention_scale is not None and (not is_number(attention_scale) or attention_scale <= 0):
             raise ValueError(f"`attention_scale` must be None (1/sqrt(key_dim)) or a number > 0, got {attention_scale!r}.")
         check_positive_int(key_dim, "key_dim", allow_none=True)
         check_positive_int(value_dim, "value_dim", allow_none=True)
@@ -367,7 +377,7 @@ class MultiHeadAttention(keras.layers.Layer):
         query_length, key_length = ops.shape(q)[2], ops.shape(k)[2]
         mask = None
         if attention_mask is not None:
-            mask = _as_bool_mask(attention_mask, "attention_mask")
+            mask = as_bool_mask(attention_mask, "attention_mask")
             check_rank(mask, (2, 3, 4), "attention_mask", "[T, S], [B, T, S] or [B, N, T, S]")
         if use_causal_mask:
             mask = merge_masks(mask, causal_mask(query_length, key_length, offset=query_offset))

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from kerasnlp_lite.utils.validation import check_float_dtype
+from kerasnlp_lite.utils.validation import check_float_dtype, is_int
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -31,7 +31,7 @@ class RotaryEmbedding(keras.layers.Layer):
         if not isinstance(max_wavelength, (int, float)) or max_wavelength <= 1:
             raise ValueError(f"`max_wavelength` must be a number > 1, got {max_wavelength!r}.")
         for name, axis in (("sequence_axis", sequence_axis), ("feature_axis", feature_axis)):
-            if isinstance(axis, bool) or not isinstance(axis, int):
+            if not is_int(axis):
                 raise TypeError(f"`{name}` must be an int (an axis of `inputs`), got {axis!r}.")
         if sequence_axis == feature_axis:
             raise ValueError(f"`sequence_axis` and `feature_axis` must differ, both are {sequence_axis}.")

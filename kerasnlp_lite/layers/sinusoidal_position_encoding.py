@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from kerasnlp_lite.utils.validation import check_rank
+from kerasnlp_lite.utils.validation import check_rank, is_number
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -28,7 +28,7 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
 
     def __init__(self, max_wavelength=10000, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(max_wavelength, bool) or not isinstance(max_wavelength, (int, float)) or max_wavelength <= 1:
+        if not is_number(max_wavelength) or max_wavelength <= 1:
             raise ValueError(f"`max_wavelength` must be a number > 1, got {max_wavelength!r}.")
         self.max_wavelength = max_wavelength
         self.built = True

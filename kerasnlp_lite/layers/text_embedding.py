@@ -8,8 +8,9 @@ from keras import ops
 from kerasnlp_lite.layers.factorized_embedding import FactorizedEmbedding
 from kerasnlp_lite.layers.position_embedding import PositionEmbedding
 from kerasnlp_lite.layers.sinusoidal_position_encoding import SinusoidalPositionEncoding
-from kerasnlp_lite.layers.token_embedding import TokenEmbedding, check_ids_in_range
+from kerasnlp_lite.layers.token_embedding import TokenEmbedding
 from kerasnlp_lite.utils.validation import (
+    check_ids_in_range,
     check_integer_dtype,
     check_positive_int,
     check_rank,

@@ -1,19 +1,15 @@
 """Token embeddings with a tied output projection (Press and Wolf 2017; GPT)."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
-from kerasnlp_lite.utils.validation import check_float_dtype, check_integer_dtype, check_positive_int, fresh_initializer
-
-
-def check_ids_in_range(ids, size, name):
-    """Eager-only range check of integer ids (skipped in graphs, so TFLite/XLA are unaffected)."""
-    if not tf.executing_eagerly() or isinstance(ids, keras.KerasTensor):
-        return
-    values = ops.convert_to_numpy(ids)
-    if values.size and (values.min() < 0 or values.max() >= size):
-        raise ValueError(f"`{name}` must be in [0, {size}), got values in [{values.min()}, {values.max()}].")
+from kerasnlp_lite.utils.validation import (
+    check_float_dtype,
+    check_ids_in_range,
+    check_integer_dtype,
+    check_positive_int,
+    fresh_initializer,
+)
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")

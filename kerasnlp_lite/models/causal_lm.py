@@ -1,24 +1,16 @@
 """Causal language model: a GPT backbone with the tied LM head, training defaults and `generate`."""
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from kerasnlp_lite.generation.decode import (
-    build_generate_function,
-    check_generation_lengths,
-    check_stop_token_ids,
-    detokenize_rows,
-    prepare_prompts,
-)
-from kerasnlp_lite.generation.samplers import get_sampler
+from kerasnlp_lite.generation.decode import build_generate_function, check_generation_lengths, prepare_prompts
 from kerasnlp_lite.heads.causal_lm_head import CausalLMHead
 from kerasnlp_lite.models import text_inputs
-from kerasnlp_lite.models.task import PaddedTokenLossMixin, Task, _is_text
+from kerasnlp_lite.models.generative_task import GenerativeTask
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
-class CausalLM(PaddedTokenLossMixin, Task):
+class CausalLM(GenerativeTask):
     """Next-token prediction with a decoder-only backbone (GPT-1 section 3.1, GPT-2).
 
     Inputs: the backbone's (`token_ids`, `padding_mask`). Output: float32
@@ -48,7 +40,6 @@ class CausalLM(PaddedTokenLossMixin, Task):
         logits = head(backbone(inputs)["sequence_output"])
         super().__init__(inputs=inputs, outputs=logits, backbone=backbone, preprocessor=preprocessor, **kwargs)
         self.lm_head = head
-        self._generate_functions = {}
 
     # --- cached decoding --------------------------------------------------
     def compute_logits(self, hidden):
@@ -60,16 +51,18 @@ class CausalLM(PaddedTokenLossMixin, Task):
         hidden, cache = self.backbone.call_with_cache(token_ids, cache, cache_index)
         return self.compute_logits(hidden), cache
 
-    # --- generation -------------------------------------------------------
+    # --- generation: the steps of `GenerativeTask.run_generate` ---------------
+    DECODE_FUNCTION = staticmethod(build_generate_function)
+
     def generate(
         self,
         prompts,
         max_length,
         sampler="greedy",
-        stop_token_ids=None,
+        stop_token_ids="auto",
         padding_mask=None,
         seed=None,
-        pad_id=0,
+        pad_token_id=0,
         use_cache=True,
         jit_compile=False,
         **sampler_kwargs,
@@ -89,10 +82,12 @@ class CausalLM(PaddedTokenLossMixin, Task):
                 (`k`, `p`, `temperature`, `num_beams`, `length_penalty`) as
                 keyword arguments.
             stop_token_ids: ids that end a row: the stop token is kept, and
-                the rest of the row is `pad_id` with `padding_mask` 0. The
-                loop exits early once every row has stopped.
+                the rest of the row is `pad_token_id` with `padding_mask` 0. The
+                loop exits early once every row has stopped. "auto" (default):
+                the preprocessor's `end_token_id` when it has one, else none;
+                None or () for none.
             seed: int seed of the random samplers (None: a fresh one).
-            pad_id: id written after a row ends.
+            pad_token_id: id written after a row ends.
             use_cache: decode with the KV cache (True) or recompute the
                 whole prefix at every step (False).
             jit_compile: compile the decode loop with XLA.
@@ -104,44 +99,39 @@ class CausalLM(PaddedTokenLossMixin, Task):
             search. For strings: the detokenized prompt + continuation
             (stop tokens left out), a string or a list like the input.
         """
-        sampler = get_sampler(sampler, **sampler_kwargs)
-        sampler.check_vocabulary_size(self.backbone.vocabulary_size)
-        stop_token_ids = check_stop_token_ids(stop_token_ids, self.backbone.vocabulary_size)
-        single_text = isinstance(prompts, (str, bytes))
-        is_text = _is_text(prompts)
-        skip_ids = set(stop_token_ids)
+        return self.run_generate(
+            prompts, max_length, sampler, stop_token_ids, seed, pad_token_id, use_cache, jit_compile, sampler_kwargs,
+            padding_mask=padding_mask,
+        )
+
+    @property
+    def output_vocabulary_size(self):
+        return self.backbone.vocabulary_size
+
+    def default_stop_token_ids(self):
+        end = getattr(self.preprocessor, "end_token_id", None)
+        return () if end is None else (end,)
+
+    def generate_preprocess(self, prompts, max_length, is_text, padding_mask=None):
+        skip_ids = set()
         if is_text:
-            tokenizer = self._tokenizer()
-            texts = [prompts] if single_text else list(text_inputs.check_texts(prompts, "prompts"))
+            texts = [prompts] if isinstance(prompts, (str, bytes)) else list(text_inputs.check_texts(prompts, "prompts"))
             if hasattr(self.preprocessor, "prompt_ids"):
                 prompts = self.preprocessor.prompt_ids(texts)  # [start] + tokens, as in training
                 if self.preprocessor.start_token_id is not None:
                     skip_ids.add(self.preprocessor.start_token_id)
             else:
-                prompts = tokenizer.tokenize(tf.constant(texts)).to_list()  # ragged [B, None] -> id lists
+                prompts = self.generate_tokenizer().tokenize(tf.constant(texts)).to_list()  # ragged -> id lists
         token_ids, mask = prepare_prompts(prompts, padding_mask)
         check_generation_lengths(max_length, token_ids.shape[1], self.backbone.max_sequence_length)
-        key = (int(max_length), repr(sampler), stop_token_ids, int(pad_id), bool(use_cache), bool(jit_compile))
-        if key not in self._generate_functions:
-            self._generate_functions[key] = build_generate_function(
-                self, int(max_length), sampler, stop_token_ids, int(pad_id), bool(use_cache), bool(jit_compile)
-            )
-        seed = np.random.randint(0, 2**31 - 1) if seed is None else seed
-        outputs = self._generate_functions[key](
-            tf.constant(token_ids), tf.constant(mask), tf.constant(int(seed), tf.int32)
-        )
-        outputs = {name: value.numpy() for name, value in outputs.items()}
-        if not is_text:
-            return outputs
-        texts = detokenize_rows(tokenizer, outputs["token_ids"], outputs["padding_mask"], skip_ids)
-        return texts[0] if single_text else texts
+        return (token_ids, mask), skip_ids
 
     def check_text_targets(self, y, sample_weight, n):
         if y is not None:
             raise ValueError("CausalLM makes its own labels (the next tokens of each text): pass texts as `x`, no `y`.")
         return None, text_inputs.check_aligned(sample_weight, n, "sample_weight")
 
-    def _tokenizer(self):
+    def generate_tokenizer(self):
         if self.preprocessor is None:
             raise ValueError("`generate` got strings but the CausalLM has no preprocessor; pass token ids.")
         tokenizer = getattr(self.preprocessor, "tokenizer", self.preprocessor)

@@ -3,10 +3,10 @@
 import keras
 import tensorflow as tf
 
-from kerasnlp_lite.data.seeds import check_id
 from kerasnlp_lite.models.preprocessor import Preprocessor
 from kerasnlp_lite.tokenizers.packers import StartEndPacker
 from kerasnlp_lite.utils.validation import check_positive_int
+from kerasnlp_lite.utils.validation import check_id
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")

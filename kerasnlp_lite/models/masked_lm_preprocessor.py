@@ -5,10 +5,10 @@ import math
 import keras
 
 from kerasnlp_lite.data.masking import mask_language_model
-from kerasnlp_lite.data.seeds import check_fraction, check_id
 from kerasnlp_lite.models.preprocessor import Preprocessor, tokenize_segments
 from kerasnlp_lite.tokenizers.packers import SegmentPacker
-from kerasnlp_lite.utils.validation import check_positive_int
+from kerasnlp_lite.utils.validation import check_positive_int, is_int
+from kerasnlp_lite.utils.validation import check_fraction, check_id
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -93,7 +93,7 @@ class MaskedLMPreprocessor(Preprocessor):
         if max_selections is None:
             max_selections = max(1, math.ceil(selection_rate * sequence_length))
         check_positive_int(max_selections, "max_selections")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        if seed is not None and (not is_int(seed)):
             raise TypeError(f"`seed` must be None or an int, got {seed!r}.")
         self.sequence_length = sequence_length
         self.segment_ids = segment_ids

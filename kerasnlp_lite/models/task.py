@@ -265,16 +265,6 @@ class PaddedTokenLossMixin:
         return super().compute_metrics(x, y, y_pred, self._padding_weights(x, sample_weight))
 
 
-def _is_text(x):
-    if isinstance(x, str):
-        return True
-    if isinstance(x, (list, tuple)) and x and all(isinstance(item, (str, bytes)) for item in x):
-        return True
-    if isinstance(x, np.ndarray) and x.dtype.kind in "USO":
-        return True
-    return isinstance(x, tf.Tensor) and x.dtype == tf.string
-
-
 def freeze(model, up_to=None):
     """Freezes a task's backbone, wholly or up to a layer, for feature-based transfer.
 

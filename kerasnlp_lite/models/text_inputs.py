@@ -39,6 +39,18 @@ def contains_text(x):
     return False
 
 
+def is_text_batch(x):
+    """True for one string or one batch of strings: str, a non-empty list/tuple of str/bytes,
+    a numpy string (or object) array, a tf.string tensor. `generate`'s and `predict`'s test."""
+    if isinstance(x, str):
+        return True
+    if isinstance(x, (list, tuple)) and x and all(isinstance(item, (str, bytes)) for item in x):
+        return True
+    if isinstance(x, np.ndarray) and x.dtype.kind in "USO":
+        return True
+    return isinstance(x, tf.Tensor) and x.dtype == tf.string
+
+
 def check_not_empty(x, name="x"):
     """An empty list / tuple / array is a ValueError naming `name` (Keras fails deep inside on it)."""
     if isinstance(x, (list, tuple, np.ndarray)) and len(x) == 0:

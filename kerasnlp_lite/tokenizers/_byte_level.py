@@ -3,9 +3,10 @@
 import json
 import os
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
+
+from kerasnlp_lite.utils.validation import is_int
 
 # Unicode White_Space, which is what `\s` means to the `tokenizers` package's
 # regex engine (Oniguruma). RE2's `\s` is ASCII only, so the class is spelled
@@ -91,7 +92,7 @@ def read_vocabulary(vocabulary):
     if not vocabulary:
         raise ValueError("`vocabulary` is empty.")
     for token, index in vocabulary.items():
-        if not isinstance(token, str) or isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        if not isinstance(token, str) or not is_int(index):
             raise TypeError(f"`vocabulary` must map strings to integer ids, got {token!r}: {index!r}.")
     if sorted(vocabulary.values()) != list(range(len(vocabulary))):
         raise ValueError(

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasnlp_lite.utils.validation import check_positive_int
+from kerasnlp_lite.utils.validation import check_positive_int, is_int
 
 TRUNCATION_MODES = ("round_robin", "waterfall")
 ON_TRUNCATION = ("report", "error")
@@ -36,7 +36,7 @@ def _special_ids(value, name, allow_none=True):
             return ()
         raise ValueError(f"`{name}` is required (an int token id or a list of them), got None.")
     values = (value,) if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(values, (list, tuple)) or any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+    if not isinstance(values, (list, tuple)) or any(not is_int(v) for v in values):
         raise TypeError(f"`{name}` must be an int token id or a list of ints, got {value!r}.")
     if any(v < 0 for v in values):
         raise ValueError(f"`{name}` must hold token ids >= 0, got {value!r}.")

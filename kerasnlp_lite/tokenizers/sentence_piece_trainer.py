@@ -17,6 +17,8 @@ import warnings
 
 import tensorflow as tf
 
+from kerasnlp_lite.utils.validation import is_int
+
 MODEL_TYPES = ("unigram", "bpe")
 
 
@@ -84,7 +86,7 @@ def train_sentencepiece(
 
     if model_type not in MODEL_TYPES:
         raise ValueError(f"`model_type` must be one of {MODEL_TYPES}, got {model_type!r}.")
-    if isinstance(vocabulary_size, bool) or not isinstance(vocabulary_size, int) or vocabulary_size < 4:
+    if not is_int(vocabulary_size) or vocabulary_size < 4:
         raise ValueError(f"`vocabulary_size` must be an integer >= 4, got {vocabulary_size!r}.")
     if isinstance(user_defined_symbols, str):
         raise TypeError("`user_defined_symbols` must be a list of strings, got a single string.")

@@ -14,6 +14,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasnlp_lite.utils.validation import is_int
+
 
 class Tokenizer(keras.layers.Layer):
     """Base class. Subclasses implement `tokenize`, `detokenize`,
@@ -59,7 +61,7 @@ class Tokenizer(keras.layers.Layer):
     def id_to_token(self, id):
         """The token string of one id; ValueError if out of range."""
         vocabulary = self.get_vocabulary()
-        if isinstance(id, bool) or not isinstance(id, (int, np.integer)):
+        if not is_int(id):
             raise TypeError(f"`id` must be an integer, got {id!r}.")
         if not 0 <= id < len(vocabulary):
             raise ValueError(f"`id` must be in [0, {len(vocabulary)}), got {id}.")

@@ -28,6 +28,7 @@ import tensorflow_text as tf_text
 
 from kerasnlp_lite.tokenizers._bert_normalizer import build_normalizer_model
 from kerasnlp_lite.tokenizers.tokenizer import Tokenizer, check_valid_utf8, to_string_tensor
+from kerasnlp_lite.utils.validation import is_int
 
 # BERT's `max_input_chars_per_word` (google-research/bert tokenization.py).
 DEFAULT_MAX_CHARS_PER_WORD = 100
@@ -131,7 +132,7 @@ class WordPieceTokenizer(Tokenizer):
                 raise TypeError(f"`{name}` must be a bool, got {value!r}.")
         if strip_accents is not None and not isinstance(strip_accents, bool):
             raise TypeError(f"`strip_accents` must be None or a bool, got {strip_accents!r}.")
-        if isinstance(max_chars_per_word, bool) or not isinstance(max_chars_per_word, int) or max_chars_per_word < 1:
+        if not is_int(max_chars_per_word) or max_chars_per_word < 1:
             raise ValueError(f"`max_chars_per_word` must be an integer >= 1, got {max_chars_per_word!r}.")
         if not isinstance(suffix_indicator, str) or not suffix_indicator:
             raise ValueError(f"`suffix_indicator` must be a non-empty string, got {suffix_indicator!r}.")

@@ -16,6 +16,7 @@ from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_li
 
 from kerasnlp_lite.tokenizers._bert_normalizer import build_normalizer_model
 from kerasnlp_lite.tokenizers.tokenizer import check_valid_utf8
+from kerasnlp_lite.utils.validation import is_int
 
 DEFAULT_RESERVED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -87,7 +88,7 @@ def train_wordpiece_vocabulary(
         raise TypeError(f"`reserved_tokens` must be non-empty strings, got {reserved_tokens!r}.")
     if len(set(reserved_tokens)) != len(reserved_tokens):
         raise ValueError(f"`reserved_tokens` has duplicates: {reserved_tokens!r}.")
-    if isinstance(vocabulary_size, bool) or not isinstance(vocabulary_size, int):
+    if not is_int(vocabulary_size):
         raise TypeError(f"`vocabulary_size` must be an integer, got {vocabulary_size!r}.")
     if vocabulary_size <= len(reserved_tokens):
         raise ValueError(

@@ -53,7 +53,7 @@ def builtin_blocks(task, tokenizer, sequence_length, max_documents):
     texts = [" ".join(doc) for doc in stdlib_corpus(max_documents=max_documents)]
     documents = tokenizer.tokenize(tf.constant(texts))
     if task == "causal_lm":
-        packed = causal_lm_examples(documents, sequence_length, eos_id=tokenizer.eos_token_id, pad_last_block=False)
+        packed = causal_lm_examples(documents, sequence_length, end_token_id=tokenizer.eos_token_id, pad_last_block=False)
         blocks = {k: packed[k].numpy().astype("int32") for k in ("token_ids", "labels", "padding_mask")}
     else:
         cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")

@@ -42,6 +42,7 @@ from kerasnlp_lite.training import data as data_lib
 from kerasnlp_lite.training._keras_compat import multi_worker_fit_workaround
 from kerasnlp_lite.training.optimizers import DECAYS, create_optimizer
 from kerasnlp_lite.training.strategy import STRATEGY_KINDS, get_strategy, is_chief, task_id
+from kerasnlp_lite.utils.validation import is_int
 
 DTYPES = ("float32", "mixed_bfloat16", "mixed_float16")
 MODEL_FAMILIES = {"gpt": GPTBackbone, "bert": BertBackbone}
@@ -160,7 +161,7 @@ class TrainConfig:
                 )
         if self.warmup_steps is None:
             self.warmup_steps = default_warmup_steps(self.steps)
-        elif isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or not (
+        elif not is_int(self.warmup_steps) or not (
             0 <= self.warmup_steps < self.steps
         ):
             raise ValueError(
@@ -197,7 +198,7 @@ class TrainConfig:
 
 def _check_positive_int(config, name):
     value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_int(value) or value < 1:
         raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
 
 

@@ -4,7 +4,11 @@ Used by layers at call time (on static shapes and dtypes, so they cost nothing
 in a compiled graph) and in constructors.
 """
 
+import numbers
+
 import keras
+import numpy as np
+import tensorflow as tf
 
 
 def check_rank(tensor, ranks, name, expected):
@@ -100,3 +104,98 @@ def fresh_initializer(initializer):
     if getattr(initializer, "_init_seed", "seeded") is None:
         return initializer.__class__.from_config(initializer.get_config())
     return initializer
+
+
+# --- Python scalars ------------------------------------------------------------
+
+
+def is_int(value):
+    """True for a Python or numpy integer, False for bool (an int subclass) and everything else."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def is_number(value):
+    """True for a Python or numpy real number, False for bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+# --- token ids -------------------------------------------------------------------
+
+
+def check_id(value, name, vocabulary_size=None, allow_none=False):
+    """Checks a special token id given as a Python (or numpy) int; returns it as a Python int."""
+    if value is None:
+        if allow_none:
+            return None
+        raise ValueError(f"`{name}` is required (an int token id), got None.")
+    if not is_int(value):
+        raise TypeError(f"`{name}` must be an int token id, got {value!r} ({type(value).__name__}).")
+    if value < 0 or (vocabulary_size is not None and value >= vocabulary_size):
+        bound = f"[0, {vocabulary_size})" if vocabulary_size is not None else ">= 0"
+        raise ValueError(f"`{name}` must be a token id in {bound}, got {value}.")
+    return int(value)
+
+
+def check_ids(values, name, vocabulary_size=None):
+    """Checks a sequence of special token ids; returns a tuple of ints."""
+    if values is None:
+        return ()
+    if isinstance(values, int):
+        values = (values,)
+    return tuple(check_id(v, name, vocabulary_size) for v in values)
+
+
+def check_stop_token_ids(stop_token_ids, vocabulary_size=None):
+    """`stop_token_ids` (None, one id, or a sequence) -> a tuple of ints, checked.
+
+    Args:
+        stop_token_ids: the ids that end a row.
+        vocabulary_size: when given, every id must be in [0, vocabulary_size);
+            otherwise only non-negative.
+    """
+    if stop_token_ids is None:
+        return ()
+    if is_int(stop_token_ids):
+        stop_token_ids = (stop_token_ids,)
+    ids = tuple(stop_token_ids)
+    for token in ids:
+        valid = is_int(token) and (0 <= token < vocabulary_size if vocabulary_size is not None else token >= 0)
+        if not valid:
+            expected = f"ids in [0, {vocabulary_size})" if vocabulary_size is not None else "non-negative int ids"
+            raise ValueError(f"`stop_token_ids` must be {expected}, got {stop_token_ids!r}.")
+    return tuple(int(t) for t in ids)
+
+
+def check_ids_in_range(ids, size, name):
+    """Eager-only range check of integer ids (skipped in graphs, so TFLite/XLA are unaffected)."""
+    if not tf.executing_eagerly() or isinstance(ids, keras.KerasTensor):
+        return
+    values = keras.ops.convert_to_numpy(ids)
+    if values.size and (values.min() < 0 or values.max() >= size):
+        raise ValueError(f"`{name}` must be in [0, {size}), got values in [{values.min()}, {values.max()}].")
+
+
+def check_fraction(value, name, low=0.0, high=1.0, low_open=False, high_open=False):
+    """Checks a Python float in [low, high] (ends open as asked); returns it as float."""
+    if not is_number(value):
+        raise TypeError(f"`{name}` must be a float, got {value!r} ({type(value).__name__}).")
+    too_low = value <= low if low_open else value < low
+    too_high = value >= high if high_open else value > high
+    if too_low or too_high:
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"`{name}` must be in {interval}, got {value}.")
+    return float(value)
+
+
+# --- masks -------------------------------------------------------------------------
+
+
+def as_bool_mask(mask, name):
+    """A bool, int or float mask -> a bool tensor (nonzero = keep); TypeError naming `name` otherwise."""
+    mask = keras.ops.convert_to_tensor(mask)
+    dtype = keras.backend.standardize_dtype(mask.dtype)
+    if dtype == "bool":
+        return mask
+    if "int" in dtype or "float" in dtype:
+        return keras.ops.not_equal(mask, keras.ops.zeros((), dtype=mask.dtype))
+    raise TypeError(f"`{name}` must be a bool, int or float mask, got dtype {dtype}.")

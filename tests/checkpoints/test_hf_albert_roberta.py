@@ -76,8 +76,8 @@ def test_roberta_backbone_and_masked_lm_match_reference(reference):
     record = reference["roberta"]
     backbone = from_hf(ROBERTA)
     assert isinstance(backbone, RobertaBackbone)
-    # HF's 66-row table: 64 positions after padding_id + 1 = 2 reserved rows.
-    assert (backbone.padding_id, backbone.max_sequence_length) == (1, 64)
+    # HF's 66-row table: 64 positions after pad_token_id + 1 = 2 reserved rows.
+    assert (backbone.pad_token_id, backbone.max_sequence_length) == (1, 64)
     assert _hidden_diff(backbone(_inputs(record)), record) <= 1e-5
 
     masked_lm = from_hf(ROBERTA, task="masked_lm")

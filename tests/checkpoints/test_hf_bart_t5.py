@@ -92,7 +92,7 @@ def test_bart_backbone_matches_reference(bart_reference):
     assert isinstance(backbone, BartBackbone)
     assert (backbone.num_layers, backbone.num_decoder_layers, backbone.num_heads, backbone.hidden_dim) == (2, 3, 4, 32)
     assert (backbone.intermediate_dim, backbone.max_sequence_length, backbone.vocabulary_size) == (64, 48, 300)
-    assert backbone.activation == "gelu" and not backbone.scale_embedding
+    assert backbone.activation == "gelu" and not backbone.scale_embeddings
     # HF's table of max_position_embeddings + 2 rows, as is.
     assert tuple(backbone.encoder_position_embedding.embeddings.shape) == (50, 32)
     assert max(_hidden_diffs(backbone, bart_reference)) <= TOLERANCE
@@ -148,10 +148,10 @@ def test_bart_generate_from_strings_with_the_attached_tokenizer(bart_lm, bart_re
 
 
 def test_bart_scale_embedding(tmp_path, bart_reference):
-    # The same tensors with scale_embedding=True: HF's outputs of that model (token embeddings * sqrt(32)).
+    # The same tensors with HF scale_embedding=True: HF's outputs of that model (token embeddings * sqrt(32)).
     path = _copy(BART, tmp_path / "scaled", edit_config=lambda c: c.update(scale_embedding=True))
     backbone = from_hf(path)
-    assert backbone.scale_embedding
+    assert backbone.scale_embeddings
     assert max(_hidden_diffs(backbone, bart_reference, bart_reference["scale_embedding"])) <= TOLERANCE
 
 

@@ -38,7 +38,7 @@ def test_text_infilling_mask_fraction_spans_and_order():
     lengths_all = []
     for i in range(200):
         doc = np.concatenate([[BOS], np.arange(10, 522, dtype=np.int32), [EOS]])  # distinct ids: track positions
-        out, lengths = text_infilling(doc, MASK, example_seed(3, i), bos_id=BOS, eos_id=EOS, return_span_lengths=True)
+        out, lengths = text_infilling(doc, MASK, example_seed(3, i), start_token_id=BOS, end_token_id=EOS, return_span_lengths=True)
         out, lengths = out.numpy(), lengths.numpy()
         assert out[0] == BOS and out[-1] == EOS
         body = out[1:-1]
@@ -68,20 +68,20 @@ def test_text_infilling_mask_fraction_spans_and_order():
 
 def test_token_masking_exact_count_and_ends_kept():
     batch = np.stack([_doc(126, s) for s in range(800)])  # 800 x 128 = 102k tokens
-    out = token_masking(batch, MASK, seed=5, bos_id=BOS, eos_id=EOS).numpy()
+    out = token_masking(batch, MASK, seed=5, start_token_id=BOS, end_token_id=EOS).numpy()
     assert batch.size > 100_000
     np.testing.assert_array_equal((out == MASK).sum(1), np.round(0.15 * 126))
     np.testing.assert_array_equal(out[:, [0, -1]], batch[:, [0, -1]])
     np.testing.assert_array_equal(out[out != MASK], batch[out != MASK])
     ragged = tf.ragged.constant([_doc(20, 0).tolist(), _doc(7, 1).tolist()])
-    r = token_masking(ragged, MASK, seed=5, mask_ratio=0.5, bos_id=BOS, eos_id=EOS)
+    r = token_masking(ragged, MASK, seed=5, mask_ratio=0.5, start_token_id=BOS, end_token_id=EOS)
     assert r.row_lengths().numpy().tolist() == [22, 9]
     assert (r.to_tensor(-1).numpy() == MASK).sum(1).tolist() == [10, round(0.5 * 7)]
 
 
 def test_token_deletion_keeps_an_ordered_sub_multiset():
     doc = _doc(1000, 1)
-    out = token_deletion(doc, seed=2, bos_id=BOS, eos_id=EOS).numpy()
+    out = token_deletion(doc, seed=2, start_token_id=BOS, end_token_id=EOS).numpy()
     assert len(out) == len(doc) - 150 and out[0] == BOS and out[-1] == EOS
     it = iter(doc.tolist())
     assert all(t in it for t in out.tolist())  # subsequence, in order
@@ -96,7 +96,7 @@ def test_sentence_permutation_preserves_sentences():
     doc = np.array([BOS] + sum(sentences, []) + [EOS], np.int32)
     changed = 0
     for i in range(20):
-        out = sentence_permutation(doc, seed=i, sentence_end_id=DOT, bos_id=BOS, eos_id=EOS).numpy().tolist()
+        out = sentence_permutation(doc, seed=i, sentence_end_id=DOT, start_token_id=BOS, end_token_id=EOS).numpy().tolist()
         assert out[0] == BOS and out[-1] == EOS and sorted(out) == sorted(doc.tolist())
         got, current = [], []
         for t in out[1:-1]:
@@ -118,7 +118,7 @@ def test_document_rotation_is_a_uniform_rotation():
     doc = np.array([BOS, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, EOS], np.int32)
     starts = []
     for i in range(1000):
-        out = document_rotation(doc, seed=i, bos_id=BOS, eos_id=EOS).numpy()
+        out = document_rotation(doc, seed=i, start_token_id=BOS, end_token_id=EOS).numpy()
         assert out[0] == BOS and out[-1] == EOS
         k = out[1] - 10
         np.testing.assert_array_equal(out[1:-1], np.roll(doc[1:-1], -k))
@@ -132,9 +132,9 @@ def test_composed_in_parallel_dataset_map_equals_eager_and_is_deterministic():
 
     def noise(index, ids):
         s = tf.random.experimental.stateless_split(example_seed(7, index), 3)
-        ids = sentence_permutation(ids, s[0], sentence_end_id=DOT, bos_id=BOS, eos_id=EOS)
-        ids = text_infilling(ids, MASK, s[1], bos_id=BOS, eos_id=EOS)
-        return document_rotation(ids, s[2], bos_id=BOS, eos_id=EOS)
+        ids = sentence_permutation(ids, s[0], sentence_end_id=DOT, start_token_id=BOS, end_token_id=EOS)
+        ids = text_infilling(ids, MASK, s[1], start_token_id=BOS, end_token_id=EOS)
+        return document_rotation(ids, s[2], start_token_id=BOS, end_token_id=EOS)
 
     ds = tf.data.Dataset.from_generator(lambda: iter(docs), output_signature=tf.TensorSpec([None], tf.int32))
     got = [x for x in ds.enumerate().map(noise, num_parallel_calls=4).as_numpy_iterator()]
@@ -150,7 +150,7 @@ def test_empty_and_tiny_inputs():
     assert text_infilling(empty, MASK, 0).shape == (0,)
     assert document_rotation(empty, 0).shape == (0,)
     assert sentence_permutation(empty, 0, sentence_end_id=DOT).shape == (0,)
-    np.testing.assert_array_equal(text_infilling([BOS, EOS], MASK, 0, bos_id=BOS, eos_id=EOS), [BOS, EOS])
+    np.testing.assert_array_equal(text_infilling([BOS, EOS], MASK, 0, start_token_id=BOS, end_token_id=EOS), [BOS, EOS])
 
 
 @pytest.mark.parametrize(
@@ -167,7 +167,7 @@ def test_empty_and_tiny_inputs():
         (token_deletion, dict(token_ids=np.ones((2, 3), np.int32)), ValueError, "token_ids"),
         (sentence_permutation, dict(), ValueError, "sentence_end_id"),
         (sentence_permutation, dict(sentence_end_id=DOT, sentence_ends=[True]), ValueError, "sentence_ends"),
-        (document_rotation, dict(bos_id=0.0), TypeError, "bos_id"),
+        (document_rotation, dict(start_token_id=0.0), TypeError, "start_token_id"),
         (document_rotation, dict(seed=None), TypeError, "seed"),
     ],
 )

@@ -30,7 +30,7 @@ def _reference(docs, length, eos):
 def test_matches_numpy_reference_and_covers_every_token(length, eos):
     docs = _docs()
     stream, blocks = _reference(docs, length, eos)
-    out = causal_lm_examples(docs, length, eos_id=eos)
+    out = causal_lm_examples(docs, length, end_token_id=eos)
     np.testing.assert_array_equal(out["token_ids"], np.stack([b[0] for b in blocks]))
     np.testing.assert_array_equal(out["labels"], np.stack([b[1] for b in blocks]))
     np.testing.assert_array_equal(out["padding_mask"], np.stack([b[2] for b in blocks]))
@@ -41,10 +41,10 @@ def test_matches_numpy_reference_and_covers_every_token(length, eos):
 
 def test_last_block_reported_not_dropped():
     docs = [[5, 6, 7], [8, 9]]  # stream 5 6 7 1 8 9 1 -> 6 pairs = one block of 4 + 2
-    out = causal_lm_examples(docs, 4, eos_id=EOS, pad_last_block=False)
+    out = causal_lm_examples(docs, 4, end_token_id=EOS, pad_last_block=False)
     assert out["token_ids"].shape == (1, 4)
     np.testing.assert_array_equal(out["remainder"], [8, 9, 1])
-    padded = causal_lm_examples(docs, 4, eos_id=EOS)
+    padded = causal_lm_examples(docs, 4, end_token_id=EOS)
     np.testing.assert_array_equal(padded["token_ids"], [[5, 6, 7, 1], [8, 9, PAD, PAD]])
     np.testing.assert_array_equal(padded["labels"], [[6, 7, 1, 8], [9, 1, PAD, PAD]])
     np.testing.assert_array_equal(padded["padding_mask"], [[1, 1, 1, 1], [1, 1, 0, 0]])
@@ -55,8 +55,8 @@ def test_last_block_reported_not_dropped():
 def test_ragged_input_and_tf_function():
     docs = _docs(10)
     ragged = tf.ragged.constant(docs, dtype=tf.int32)
-    fn = tf.function(lambda r: causal_lm_examples(r, 8, eos_id=EOS))
-    want = causal_lm_examples(docs, 8, eos_id=EOS)
+    fn = tf.function(lambda r: causal_lm_examples(r, 8, end_token_id=EOS))
+    want = causal_lm_examples(docs, 8, end_token_id=EOS)
     got = fn(ragged)
     for key in want:
         np.testing.assert_array_equal(got[key], want[key])
@@ -66,8 +66,8 @@ def test_ragged_input_and_tf_function():
 def test_dataset_version_equals_eager(length, eos):
     docs = _docs(30, seed=length)
     ds = tf.data.Dataset.from_generator(lambda: iter(docs), output_signature=tf.TensorSpec([None], tf.int32))
-    got = list(causal_lm_dataset(ds, length, eos_id=eos).as_numpy_iterator())
-    want = causal_lm_examples(docs, length, eos_id=eos)
+    got = list(causal_lm_dataset(ds, length, end_token_id=eos).as_numpy_iterator())
+    want = causal_lm_examples(docs, length, end_token_id=eos)
     assert len(got) == want["token_ids"].shape[0]
     for key in want:
         np.testing.assert_array_equal(np.stack([g[key] for g in got]), want[key])
@@ -78,8 +78,8 @@ def test_dataset_version_equals_eager(length, eos):
     [
         (dict(sequence_length=0), ValueError, "sequence_length"),
         (dict(sequence_length=4.0), TypeError, "sequence_length"),
-        (dict(eos_id=1.0), TypeError, "eos_id"),
-        (dict(pad_id=-1), ValueError, "pad_id"),
+        (dict(end_token_id=1.0), TypeError, "end_token_id"),
+        (dict(pad_token_id=-1), ValueError, "pad_token_id"),
         (dict(documents_token_ids=[[1.5, 2.0]]), TypeError, "documents_token_ids"),
         (dict(documents_token_ids=tf.constant([1, 2, 3])), ValueError, "documents_token_ids"),
         (dict(pad_last_block="yes"), TypeError, "pad_last_block"),

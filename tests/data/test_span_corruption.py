@@ -106,8 +106,8 @@ def test_sentinel_functions_match_numpy_version():
 def test_eos_kept_out_of_noise_and_appended():
     doc = np.arange(10, 110, dtype=np.int32)
     plain = span_corruption(doc, seed=4, vocabulary_size=VOCAB)
-    with_eos = span_corruption(np.append(doc, EOS), seed=4, vocabulary_size=VOCAB, eos_id=EOS)
-    no_eos_in = span_corruption(doc, seed=4, vocabulary_size=VOCAB, eos_id=EOS)
+    with_eos = span_corruption(np.append(doc, EOS), seed=4, vocabulary_size=VOCAB, end_token_id=EOS)
+    no_eos_in = span_corruption(doc, seed=4, vocabulary_size=VOCAB, end_token_id=EOS)
     for key in ("inputs", "targets"):
         np.testing.assert_array_equal(with_eos[key], np.append(plain[key], EOS))
         np.testing.assert_array_equal(no_eos_in[key], with_eos[key])
@@ -132,11 +132,11 @@ def test_dataset_map_parallel_equals_eager(corpus):
     docs = corpus[:20]
     ds = tf.data.Dataset.from_generator(lambda: iter(docs), output_signature=tf.TensorSpec([None], tf.int32))
     mapped = ds.enumerate().map(
-        lambda i, x: span_corruption(x, example_seed(8, i), vocabulary_size=VOCAB, eos_id=EOS),
+        lambda i, x: span_corruption(x, example_seed(8, i), vocabulary_size=VOCAB, end_token_id=EOS),
         num_parallel_calls=4,
     )
     for i, got in enumerate(mapped):
-        want = span_corruption(docs[i], example_seed(8, i), vocabulary_size=VOCAB, eos_id=EOS)
+        want = span_corruption(docs[i], example_seed(8, i), vocabulary_size=VOCAB, end_token_id=EOS)
         np.testing.assert_array_equal(got["inputs"], want["inputs"])
         np.testing.assert_array_equal(got["targets"], want["targets"])
 
@@ -149,7 +149,7 @@ def test_dataset_map_parallel_equals_eager(corpus):
         (dict(noise_density=1.2), ValueError, "noise_density"),
         (dict(mean_noise_span_length=0), ValueError, "mean_noise_span_length"),
         (dict(first_sentinel_id=2.5), TypeError, "first_sentinel_id"),
-        (dict(eos_id=VOCAB), ValueError, "eos_id"),
+        (dict(end_token_id=VOCAB), ValueError, "end_token_id"),
         (dict(token_ids=np.ones((2, 5), np.int32)), ValueError, "token_ids"),
         (dict(token_ids=np.ones((5,), np.float32)), TypeError, "token_ids"),
         (dict(seed=None), TypeError, "seed"),

@@ -123,7 +123,7 @@ def test_beam_search(lm, greedy):
 def test_stop_tokens_end_rows_with_padding(lm, greedy, sampler):
     free = lm.generate(PROMPTS, MAX_LENGTH, **sampler)["token_ids"]
     stop = int(free[0, len(PROMPTS[0])])  # the first token row 0 generates
-    out = lm.generate(PROMPTS, MAX_LENGTH, stop_token_ids=[stop], pad_id=47, **sampler)
+    out = lm.generate(PROMPTS, MAX_LENGTH, stop_token_ids=[stop], pad_token_id=47, **sampler)
     ids, mask = out["token_ids"], out["padding_mask"]
     for b, prompt in enumerate(PROMPTS):
         generated = ids[b, len(prompt) :]

@@ -21,10 +21,10 @@ def _inputs(batch=2, length=12, real=(12, 7)):
     return {"token_ids": np.where(mask == 1, token_ids, PAD).astype("int32"), "padding_mask": mask}
 
 
-def hf_position_ids(token_ids, padding_id):
+def hf_position_ids(token_ids, pad_token_id):
     """HF's create_position_ids_from_input_ids (fairseq's make_positions), in numpy."""
-    mask = (token_ids != padding_id).astype("int32")
-    return np.cumsum(mask, axis=1) * mask + padding_id
+    mask = (token_ids != pad_token_id).astype("int32")
+    return np.cumsum(mask, axis=1) * mask + pad_token_id
 
 
 def test_outputs_config_and_keras_round_trip(tmp_path):
@@ -34,11 +34,11 @@ def test_outputs_config_and_keras_round_trip(tmp_path):
     assert set(backbone.input) == {"token_ids", "padding_mask"}
     assert set(outputs) == {"sequence_output", "pooled_output"}
     assert outputs["sequence_output"].shape == (2, 12, 16) and outputs["pooled_output"].shape == (2, 16)
-    # max_sequence_length + padding_id + 1 rows: 12 + 2 here, 514 for roberta_base.
+    # max_sequence_length + pad_token_id + 1 rows: 12 + 2 here, 514 for roberta_base.
     assert backbone.embedding.position_embedding.embeddings.shape == (14, 16)
     assert backbone.embedding.segment_embedding is None
     config = backbone.get_config()
-    assert config["padding_id"] == PAD
+    assert config["pad_token_id"] == PAD
     rebuilt = RobertaBackbone.from_config(config)
     assert rebuilt.get_config() == config
     path = str(tmp_path / "roberta.keras")
@@ -92,10 +92,10 @@ def test_mixed_precision_runs_and_stays_close():
 def test_bad_preset_arguments_and_inputs():
     with pytest.raises(ValueError, match="Unknown preset 'roberta_huge'"):
         RobertaBackbone.from_preset("roberta_huge")
-    with pytest.raises(ValueError, match="`padding_id` must be a token id below vocabulary_size=50, got 50"):
-        RobertaBackbone(**TINY, padding_id=50)
-    with pytest.raises(ValueError, match="`padding_id` must be an integer >= 0"):
-        RobertaBackbone(**TINY, padding_id=-1)
+    with pytest.raises(ValueError, match="`pad_token_id` must be a token id below vocabulary_size=50, got 50"):
+        RobertaBackbone(**TINY, pad_token_id=50)
+    with pytest.raises(ValueError, match="`pad_token_id` must be an integer >= 0"):
+        RobertaBackbone(**TINY, pad_token_id=-1)
     with pytest.raises(ValueError, match="divisible by `num_heads`"):
         RobertaBackbone(**dict(TINY, num_heads=3))
     with pytest.raises(ValueError, match="padding_mask"):

@@ -7,7 +7,9 @@ from keras import ops
 
 from kerasnlp_lite.data import reverse_task, seq2seq_examples, synthetic_seq2seq_examples
 from kerasnlp_lite.models import BartBackbone, Seq2SeqLM, T5Backbone, TransformerSeq2Seq
-from kerasnlp_lite.models.seq2seq.seq2seq_presets import PAPER_PARAMETERS
+from kerasnlp_lite.models.bart import bart_presets
+from kerasnlp_lite.models.t5 import t5_presets
+from kerasnlp_lite.models.transformer import transformer_presets
 from kerasnlp_lite.saving import load_model
 from tests.test_case import assert_allclose, shapes_only
 
@@ -120,6 +122,9 @@ def test_mixed_precision(cls):
     assert keras.backend.standardize_dtype(logits.dtype) == "float32"
 
 
+PAPER_PARAMETERS = {
+    **transformer_presets.PAPER_PARAMETERS, **bart_presets.PAPER_PARAMETERS, **t5_presets.PAPER_PARAMETERS
+}
 PRESETS = [(cls, name) for cls in FAMILIES for name in cls.presets() if name in PAPER_PARAMETERS]
 
 

@@ -234,7 +234,7 @@ def _bart_documents(seed=0):
     test_docstrings = [d for i, d in enumerate(documents) if i in held_out]
     proto = train_sentencepiece(
         [s for d in train_docstrings[:1500] for s in d], BART_VOCABULARY, user_defined_symbols=("<mask>",),
-        bos_id=0, pad_id=1, eos_id=2, unk_id=3,
+        start_token_id=0, pad_token_id=1, end_token_id=2, unk_id=3,
     )
     tokenizer = SentencePieceTokenizer(proto)
     seen = {s for d in train_docstrings for s in d}
@@ -270,7 +270,7 @@ def test_bart_denoiser_reconstructs_noised_builtin_text():
     for weight in backbone.weights:
         if weight.path.endswith("kernel"):
             weight.assign(weight.numpy() * 6.0)
-    denoiser = BartDenoiser(backbone, mask_token_id=mask_id, bos_id=0)  # BART's best noise (the default)
+    denoiser = BartDenoiser(backbone, mask_token_id=mask_id, start_token_id=0)  # BART's best noise (the default)
     assert (denoiser.pad_token_id, denoiser.end_token_id) == (1, 2)
     lengths = dict(encoder_sequence_length=2 * SENTENCE_PIECES + 8, decoder_sequence_length=2 * SENTENCE_PIECES + 2)
     passes = -(-BART_STEPS * BART_BATCH // len(train))
@@ -312,7 +312,7 @@ DOCUMENTS = [  # lists of sentences of content ids (>= 5); BART layout <s> 0, <p
 
 def test_bart_denoising_examples_structure_and_fit_step():
     keras.utils.set_random_seed(0)
-    denoiser = _small_bart(mask_token_id=3, bos_id=0)
+    denoiser = _small_bart(mask_token_id=3, start_token_id=0)
     x, labels = denoiser.denoising_examples(DOCUMENTS, seed=5)
     start, end, pad = denoiser.decoder_start_token_id, denoiser.end_token_id, denoiser.pad_token_id
     assert (start, end, pad) == (2, 2, 1)
@@ -363,7 +363,7 @@ def test_bart_denoising_examples_structure_and_fit_step():
 def test_bart_denoiser_noise_choices():
     flat = [[t for s in d for t in s] for d in DOCUMENTS]
     # Document rotation alone: the source body is a rotation of the document.
-    rotation = _small_bart(noise=["document_rotation"], bos_id=0)
+    rotation = _small_bart(noise=["document_rotation"], start_token_id=0)
     assert rotation.mask_token_id is None
     x, labels = rotation.denoising_examples(flat, seed=0)
     for i, ids in enumerate(flat):
@@ -394,8 +394,8 @@ def test_bart_denoiser_noise_choices():
         _small_bart(mask_token_id=3, noise={"text_infilling": {"seed": 1}})
     with pytest.raises(ValueError, match="sentence boundaries"):
         _small_bart(mask_token_id=3).denoising_examples(flat, seed=0)
-    with pytest.raises(ValueError, match="eos_id"):
-        _small_bart(mask_token_id=3, eos_id=5, end_token_id=2)
+    with pytest.raises(TypeError, match="eos_id"):  # renamed end_token_id in 0.1 (CHANGELOG.md), not aliased
+        _small_bart(mask_token_id=3, eos_id=2)
     with pytest.raises(ValueError, match="outside"):
         _small_bart(mask_token_id=3).denoising_examples([[[5, 64, 4]]], seed=0)
 
@@ -462,7 +462,7 @@ def test_bart_denoiser_saves_and_loads(tmp_path):
         "document_rotation",
         ("sentence_permutation", {"sentence_end_id": 4}),
     ]
-    denoiser = _small_bart(mask_token_id=3, bos_id=0, noise=noise)
+    denoiser = _small_bart(mask_token_id=3, start_token_id=0, noise=noise)
     # Normalized to a dict in application order (fairseq's: permute, infill, rotate).
     assert list(denoiser.noise) == ["sentence_permutation", "text_infilling", "document_rotation"]
     flat = [[t for s in d for t in s] for d in DOCUMENTS]
@@ -472,7 +472,7 @@ def test_bart_denoiser_saves_and_loads(tmp_path):
     restored = load_model(path)
     assert type(restored) is BartDenoiser
     assert restored.get_config() == denoiser.get_config()
-    assert (restored.mask_token_id, restored.bos_id, restored.eos_id) == (3, 0, 2)
+    assert (restored.mask_token_id, restored.start_token_id, restored.end_token_id) == (3, 0, 2)
     np.testing.assert_allclose(restored.predict(x, verbose=0), denoiser.predict(x, verbose=0), atol=1e-6)
     x_again, _ = restored.denoising_examples(flat, seed=2)
     np.testing.assert_array_equal(x_again["encoder_token_ids"], x["encoder_token_ids"])

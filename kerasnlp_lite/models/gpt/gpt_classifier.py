@@ -9,7 +9,7 @@ from keras import ops
 
 from kerasnlp_lite.heads import CausalLMHead, ExtractTokenHead
 from kerasnlp_lite.models.task import Task
-from kerasnlp_lite.utils.validation import check_positive_int, check_rank
+from kerasnlp_lite.utils.validation import check_positive_int, check_rank, is_number
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -93,7 +93,7 @@ class GPTClassifier(Task):
         **kwargs,
     ):
         check_positive_int(num_sequences, "num_sequences")
-        if isinstance(lm_loss_weight, bool) or not isinstance(lm_loss_weight, (int, float)) or lm_loss_weight < 0:
+        if not is_number(lm_loss_weight) or lm_loss_weight < 0:
             raise ValueError(f"`lm_loss_weight` must be a number >= 0, got {lm_loss_weight!r}.")
         # === Layers ===
         head = ExtractTokenHead(

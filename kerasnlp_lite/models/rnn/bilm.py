@@ -25,7 +25,7 @@ import numpy as np
 from keras import ops
 
 from kerasnlp_lite.models.backbone import Backbone
-from kerasnlp_lite.models.rnn.word2vec import split_words
+from kerasnlp_lite.models.word2vec.word2vec import split_words
 from kerasnlp_lite.utils.validation import (
     check_float_dtype,
     check_integer_dtype,

@@ -47,12 +47,12 @@ class RNNSeq2Seq(keras.Model):
     encoder starts its cell state at zero.
 
     Inputs: a dict of int `[B, S]` `source_ids`, optional `source_padding_mask`
-    (1 at real tokens; default `source_ids != pad_id`) and int `[B, T]`
-    `decoder_input_ids` (the target shifted right behind `bos_id`, teacher
+    (1 at real tokens; default `source_ids != pad_token_id`) and int `[B, T]`
+    `decoder_input_ids` (the target shifted right behind `start_token_id`, teacher
     forcing). Output: float32 logits `[B, T, V]` (float32 also under mixed
     precision, for a stable softmax cross-entropy). `compile()` defaults to
     cross-entropy averaged over the real target tokens: `fit(x, y)` weights
-    each position by `y != pad_id` unless a `sample_weight` is given.
+    each position by `y != pad_token_id` unless a `sample_weight` is given.
 
     The layout of `kerasnlp_lite.data.synthetic` (`reverse_task` ...) is the
     default: pad 0, BOS 1, EOS 2.
@@ -69,7 +69,7 @@ class RNNSeq2Seq(keras.Model):
         input_feeding: feed h~_{t-1} into step t (needs `attention`).
         decoder_cell: "lstm", "gru" or "simple"; defaults to the encoder's.
         dropout: on the embeddings and before the output layer.
-        pad_id, bos_id, eos_id: special token ids of the target side.
+        pad_token_id, start_token_id, end_token_id: special token ids of the target side.
 
     Example:
     >>> model = RNNSeq2Seq(16, 32, dict(units=64, bidirectional=True), 128, attention="general")
@@ -94,9 +94,9 @@ class RNNSeq2Seq(keras.Model):
         input_feeding=False,
         decoder_cell=None,
         dropout=0.0,
-        pad_id=0,
-        bos_id=1,
-        eos_id=2,
+        pad_token_id=0,
+        start_token_id=1,
+        end_token_id=2,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -116,7 +116,7 @@ class RNNSeq2Seq(keras.Model):
         decoder_cell = decoder_cell or encoder.cell
         check_cell(decoder_cell, "decoder_cell")
         target_size = target_vocabulary_size or vocabulary_size
-        for name, value in (("pad_id", pad_id), ("bos_id", bos_id), ("eos_id", eos_id)):
+        for name, value in (("pad_token_id", pad_token_id), ("start_token_id", start_token_id), ("end_token_id", end_token_id)):
             check_positive_int(value, name, minimum=0)
             if value >= target_size:
                 raise ValueError(f"`{name}`={value} must be < the target vocabulary size {target_size}.")
@@ -130,9 +130,9 @@ class RNNSeq2Seq(keras.Model):
         self.input_feeding = input_feeding
         self.decoder_cell = decoder_cell
         self.dropout = dropout
-        self.pad_id = pad_id
-        self.bos_id = bos_id
-        self.eos_id = eos_id
+        self.pad_token_id = pad_token_id
+        self.start_token_id = start_token_id
+        self.end_token_id = end_token_id
 
         # === Layers ===
         policy = self.dtype_policy
@@ -164,7 +164,7 @@ class RNNSeq2Seq(keras.Model):
     # --- building blocks ------------------------------------------------------
     def _source_mask(self, source_ids, source_padding_mask):
         if source_padding_mask is None:
-            return ops.cast(ops.not_equal(source_ids, self.pad_id), "int32")
+            return ops.cast(ops.not_equal(source_ids, self.pad_token_id), "int32")
         check_rank(source_padding_mask, 2, "source_padding_mask", "[batch, source_length]")
         return ops.cast(source_padding_mask, "int32")
 
@@ -280,19 +280,19 @@ class RNNSeq2Seq(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if sample_weight is None and y is not None:
-            sample_weight = ops.cast(ops.not_equal(y, self.pad_id), "float32")  # padding ignored
+            sample_weight = ops.cast(ops.not_equal(y, self.pad_token_id), "float32")  # padding ignored
         return super().compute_loss(x, y, y_pred, sample_weight, training=training)
 
     # --- generation -----------------------------------------------------------
     def generate(self, source_ids, max_length, sampler="greedy", num_beams=4, source_padding_mask=None):
-        """Decodes from `bos_id` for `max_length` steps; tokens after `eos_id` are `pad_id`.
+        """Decodes from `start_token_id` for `max_length` steps; tokens after `end_token_id` are `pad_token_id`.
 
         Args:
             source_ids: int `[B, S]`.
             max_length: M, the number of generated tokens (EOS included).
             sampler: "greedy", "beam", or a `GreedySampler` / `BeamSearch`.
             num_beams: K for `sampler="beam"`.
-            source_padding_mask: optional `[B, S]`; default `source_ids != pad_id`.
+            source_padding_mask: optional `[B, S]`; default `source_ids != pad_token_id`.
 
         Returns:
             dict of numpy arrays: `token_ids` int32 `[B, M]`, `scores` float32
@@ -349,8 +349,8 @@ class RNNSeq2Seq(keras.Model):
         scores = tf.tile(tf.constant([[0.0] + [_NEG] * (k - 1)]), [batch_size, 1])  # [B, K]
         done = tf.zeros((batch_size, k), tf.bool)
         lengths = tf.zeros((batch_size, k), tf.int32)
-        previous = tf.fill((batch_size * k,), self.bos_id)
-        pad_row = tf.where(tf.range(vocabulary) == self.pad_id, 0.0, _NEG)  # a finished beam only extends with padding
+        previous = tf.fill((batch_size * k,), self.start_token_id)
+        pad_row = tf.where(tf.range(vocabulary) == self.pad_token_id, 0.0, _NEG)  # a finished beam only extends with padding
 
         def reorder(x, parents):  # x [B * K, ...] follows the chosen parent beams [B, K]
             shaped = tf.reshape(x, [batch_size, k] + x.shape[1:].as_list())
@@ -374,7 +374,7 @@ class RNNSeq2Seq(keras.Model):
                 weights = tf.reshape(weights, [batch_size, k, source_length]) * tf.cast(~done, tf.float32)[:, :, None]
                 alignments = alignments + weights[:, :, None, :] * tf.cast(step, tf.float32)[:, None]
             lengths = lengths + tf.cast(~done, tf.int32)
-            done = done | (token == self.eos_id)
+            done = done | (token == self.end_token_id)
             return i + 1, tf.reshape(token, [-1]), states, feed, tokens, alignments, scores, done, lengths
 
         def cond(i, previous, states, feed, tokens, alignments, scores, done, lengths):
@@ -404,9 +404,9 @@ class RNNSeq2Seq(keras.Model):
                 "input_feeding": self.input_feeding,
                 "decoder_cell": self.decoder_cell,
                 "dropout": self.dropout,
-                "pad_id": self.pad_id,
-                "bos_id": self.bos_id,
-                "eos_id": self.eos_id,
+                "pad_token_id": self.pad_token_id,
+                "start_token_id": self.start_token_id,
+                "end_token_id": self.end_token_id,
             }
         )
         return config

@@ -19,12 +19,12 @@ class RobertaBackbone(Backbone):
 
     Position offset: fairseq (and so the released checkpoints and HF's
     `create_position_ids_from_input_ids`) numbers real tokens from
-    `padding_id + 1` and gives padding tokens the position `padding_id`. The
-    learned table therefore has `max_sequence_length + padding_id + 1` rows
+    `pad_token_id + 1` and gives padding tokens the position `pad_token_id`. The
+    learned table therefore has `max_sequence_length + pad_token_id + 1` rows
     (514 for the base model) and this backbone reads positions from
-    `start_index = padding_id + 1`. For right-padded inputs (every real token
+    `start_index = pad_token_id + 1`. For right-padded inputs (every real token
     before every pad) this equals HF's position ids at every real token;
-    padded positions get other rows than HF's `padding_id` row, which never
+    padded positions get other rows than HF's `pad_token_id` row, which never
     affects real tokens (padding is masked out of attention and each position
     is embedded independently). Left-padded inputs would shift positions:
     pad on the right.
@@ -44,8 +44,8 @@ class RobertaBackbone(Backbone):
         hidden_dim: H.
         intermediate_dim: feed-forward width (4H).
         max_sequence_length: longest input T (512); the position table has
-            `padding_id + 1` more rows.
-        padding_id: the <pad> token id (1), which sets the position offset.
+            `pad_token_id + 1` more rows.
+        pad_token_id: the <pad> token id (1), which sets the position offset.
         dropout: dropout rate everywhere (0.1).
         activation: feed-forward activation ("gelu", exact).
         layer_norm_epsilon: 1e-5 as fairseq.
@@ -69,7 +69,7 @@ class RobertaBackbone(Backbone):
         hidden_dim,
         intermediate_dim,
         max_sequence_length=512,
-        padding_id=1,
+        pad_token_id=1,
         dropout=0.1,
         activation="gelu",
         layer_norm_epsilon=1e-5,
@@ -78,13 +78,13 @@ class RobertaBackbone(Backbone):
     ):
         check_positive_int(vocabulary_size, "vocabulary_size")
         check_positive_int(max_sequence_length, "max_sequence_length")
-        check_positive_int(padding_id, "padding_id", minimum=0)
-        if padding_id >= vocabulary_size:
+        check_positive_int(pad_token_id, "pad_token_id", minimum=0)
+        if pad_token_id >= vocabulary_size:
             raise ValueError(
-                f"`padding_id` must be a token id below vocabulary_size={vocabulary_size}, got {padding_id}."
+                f"`pad_token_id` must be a token id below vocabulary_size={vocabulary_size}, got {pad_token_id}."
             )
-        # fairseq: real tokens at positions padding_id + 1, ...; rows 0..padding_id are reserved.
-        position_offset = padding_id + 1
+        # fairseq: real tokens at positions pad_token_id + 1, ...; rows 0..pad_token_id are reserved.
+        position_offset = pad_token_id + 1
 
         # === Layers ===
         embedding = TextEmbedding(
@@ -126,7 +126,7 @@ class RobertaBackbone(Backbone):
             hidden_dim=hidden_dim,
             intermediate_dim=intermediate_dim,
             max_sequence_length=max_sequence_length,
-            padding_id=padding_id,
+            pad_token_id=pad_token_id,
             dropout=dropout,
             activation=activation,
             layer_norm_epsilon=layer_norm_epsilon,

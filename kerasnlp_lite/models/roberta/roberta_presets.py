@@ -3,7 +3,7 @@
 Sizes from Liu et al. 2019 (BERT-base/large shapes, byte-level BPE vocabulary of 50265).
 """
 
-_ROBERTA = {"vocabulary_size": 50265, "max_sequence_length": 512, "padding_id": 1}
+_ROBERTA = {"vocabulary_size": 50265, "max_sequence_length": 512, "pad_token_id": 1}
 
 ROBERTA_PRESETS = {
     "roberta_base": dict(_ROBERTA, num_layers=12, num_heads=12, hidden_dim=768, intermediate_dim=3072),  # 125M

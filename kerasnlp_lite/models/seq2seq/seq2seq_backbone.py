@@ -18,7 +18,7 @@ import numpy as np
 from keras import ops
 
 from kerasnlp_lite.models.backbone import Backbone
-from kerasnlp_lite.utils.validation import check_positive_int
+from kerasnlp_lite.utils.validation import check_positive_int, check_rate
 
 INPUT_NAMES = ("encoder_token_ids", "encoder_padding_mask", "decoder_token_ids", "decoder_padding_mask")
 
@@ -310,3 +310,13 @@ def check_seq2seq_inputs(inputs, max_sequence_length=None):
                 f"`{side}_token_ids` has length {ids[1]}, longer than the backbone's "
                 f"max_sequence_length={max_sequence_length}; shorten the inputs (nothing is truncated silently)."
             )
+
+
+def check_sizes(num_layers, num_decoder_layers, num_heads, hidden_dim, intermediate_dim, dropout):
+    """The size arguments every encoder-decoder backbone shares."""
+    check_positive_int(num_layers, "num_layers")
+    check_positive_int(num_decoder_layers, "num_decoder_layers", allow_none=True)
+    check_positive_int(num_heads, "num_heads")
+    check_positive_int(hidden_dim, "hidden_dim")
+    check_positive_int(intermediate_dim, "intermediate_dim")
+    check_rate(dropout, "dropout")

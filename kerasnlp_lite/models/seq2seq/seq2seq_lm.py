@@ -11,24 +11,16 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from kerasnlp_lite.data.seeds import check_id
-from kerasnlp_lite.generation.decode import (
-    build_seq2seq_generate_function,
-    check_generation_lengths,
-    check_stop_token_ids,
-    detokenize_rows,
-    prepare_prompts,
-)
-from kerasnlp_lite.generation.samplers import get_sampler
+from kerasnlp_lite.generation.decode import build_seq2seq_generate_function, check_generation_lengths, prepare_prompts
 from kerasnlp_lite.heads.causal_lm_head import CausalLMHead
-from kerasnlp_lite.layers.token_embedding import check_ids_in_range
 from kerasnlp_lite.models.seq2seq.seq2seq_backbone import INPUT_NAMES, check_seq2seq_inputs
 from kerasnlp_lite.models import text_inputs
-from kerasnlp_lite.models.task import PaddedTokenLossMixin, Task, _is_text
+from kerasnlp_lite.models.generative_task import GenerativeTask
+from kerasnlp_lite.utils.validation import check_id, check_ids_in_range
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
-class Seq2SeqLM(PaddedTokenLossMixin, Task):
+class Seq2SeqLM(GenerativeTask):
     """p(y | x) with an encoder-decoder backbone (`TransformerSeq2Seq`, `BartBackbone`, `T5Backbone`).
 
     Inputs: the backbone's (`encoder_token_ids`, `encoder_padding_mask`,
@@ -90,7 +82,6 @@ class Seq2SeqLM(PaddedTokenLossMixin, Task):
         self.decoder_start_token_id = self_ids["decoder_start_token_id"]
         self.end_token_id = self_ids["end_token_id"]
         self.pad_token_id = self_ids["pad_token_id"]
-        self._generate_functions = {}
 
     def task_config(self):
         return {
@@ -136,13 +127,15 @@ class Seq2SeqLM(PaddedTokenLossMixin, Task):
         picked = tf.gather(log_probs, target_ids, axis=-1, batch_dims=2)
         return (tf.reduce_sum(picked * tf.cast(mask, tf.float32), axis=1)).numpy()
 
+    DECODE_FUNCTION = staticmethod(build_seq2seq_generate_function)
+
     def generate(
         self,
         inputs,
         max_length,
         sampler="greedy",
         decoder_prompts=None,
-        stop_token_ids="end",
+        stop_token_ids="auto",
         seed=None,
         use_cache=True,
         jit_compile=False,
@@ -164,7 +157,7 @@ class Seq2SeqLM(PaddedTokenLossMixin, Task):
             decoder_prompts: optional decoder prefixes (id lists, each
                 starting with the decoder start token); default the start
                 token alone.
-            stop_token_ids: "end" (the default: `end_token_id`), None or ()
+            stop_token_ids: "auto" (the default: `end_token_id`), None or ()
                 for none, or ids. The stop token is kept; the row is then
                 padded with `pad_token_id` (padding_mask 0).
             seed: seed of the random samplers.
@@ -180,34 +173,27 @@ class Seq2SeqLM(PaddedTokenLossMixin, Task):
             For strings: the detokenized targets (start, stop and pad tokens
             left out), a string or a list like the input.
         """
-        vocabulary_size = self.backbone.decoder_vocabulary_size
-        sampler = get_sampler(sampler, **sampler_kwargs)
-        sampler.check_vocabulary_size(vocabulary_size)
-        if isinstance(stop_token_ids, str):
-            if stop_token_ids != "end":
-                raise ValueError(f"`stop_token_ids` must be 'end', None or token ids, got {stop_token_ids!r}.")
-            stop_token_ids = (self.end_token_id,)
-        stop_token_ids = check_stop_token_ids(stop_token_ids, vocabulary_size)
-        single_text = isinstance(inputs, (str, bytes))
-        is_text = _is_text(inputs)
+        return self.run_generate(
+            inputs, max_length, sampler, stop_token_ids, seed, self.pad_token_id, use_cache, jit_compile,
+            sampler_kwargs, decoder_prompts=decoder_prompts,
+        )
+
+    @property
+    def output_vocabulary_size(self):
+        return self.backbone.decoder_vocabulary_size
+
+    def default_stop_token_ids(self):
+        return (self.end_token_id,)
+
+    def generate_tokenizer(self):
+        return self._preprocessor("strings").tokenizer
+
+    def generate_preprocess(self, inputs, max_length, is_text, decoder_prompts=None):
         if is_text:
-            texts = [inputs] if single_text else list(np.asarray(inputs, dtype=object).tolist())
+            texts = [inputs] if isinstance(inputs, (str, bytes)) else list(np.asarray(inputs, dtype=object).tolist())
             encoder = self._preprocessor("strings").encoder_inputs(texts)
         elif isinstance(inputs, dict):
-            unknown = sorted(set(inputs) - {"encoder_token_ids", "encoder_padding_mask"})
-            if unknown or "encoder_token_ids" not in inputs:
-                raise ValueError(
-                    "`inputs` dict takes `encoder_token_ids` and optionally `encoder_padding_mask`"
-                    + (f"; unknown keys: {unknown}" if unknown else "") + "."
-                )
-            ids = np.asarray(inputs["encoder_token_ids"])
-            if ids.ndim != 2 or ids.dtype.kind not in "iu":
-                raise ValueError(f"`encoder_token_ids` must be int [batch, length], got {ids.dtype} {ids.shape}.")
-            mask = inputs.get("encoder_padding_mask")
-            mask = np.ones_like(ids) if mask is None else np.asarray(mask)
-            if mask.shape != ids.shape:
-                raise ValueError(f"`encoder_padding_mask` shape {mask.shape} differs from `encoder_token_ids` {ids.shape}.")
-            encoder = {"encoder_token_ids": ids.astype("int32"), "encoder_padding_mask": mask.astype("int32")}
+            encoder = _encoder_arrays(inputs)
         else:
             ids, mask = prepare_prompts(inputs)
             encoder = {"encoder_token_ids": ids, "encoder_padding_mask": mask.astype("int32")}
@@ -221,29 +207,11 @@ class Seq2SeqLM(PaddedTokenLossMixin, Task):
                 f"Encoder and decoder inputs must have the same batch size; got {batch_size} sources and "
                 f"{len(decoder_ids)} decoder prompts."
             )
-        check_ids_in_range(decoder_ids, vocabulary_size, "decoder_prompts")
+        check_ids_in_range(decoder_ids, self.output_vocabulary_size, "decoder_prompts")
         check_seq2seq_inputs(dict(encoder), self.backbone.max_sequence_length)
         check_generation_lengths(max_length, decoder_ids.shape[1], self.backbone.max_sequence_length or np.inf)
-        key = (int(max_length), repr(sampler), stop_token_ids, bool(use_cache), bool(jit_compile))
-        if key not in self._generate_functions:
-            self._generate_functions[key] = build_seq2seq_generate_function(
-                self, int(max_length), sampler, stop_token_ids, self.pad_token_id, bool(use_cache), bool(jit_compile)
-            )
-        seed = np.random.randint(0, 2**31 - 1) if seed is None else seed
-        outputs = self._generate_functions[key](
-            tf.constant(encoder["encoder_token_ids"]),
-            tf.constant(encoder["encoder_padding_mask"]),
-            tf.constant(decoder_ids),
-            tf.constant(decoder_mask),
-            tf.constant(int(seed), tf.int32),
-        )
-        outputs = {name: value.numpy() for name, value in outputs.items()}
-        if not is_text:
-            return outputs
-        tokenizer = self._preprocessor("strings").tokenizer
-        skip = set(stop_token_ids) | {self.decoder_start_token_id, self.pad_token_id}
-        texts = detokenize_rows(tokenizer, outputs["token_ids"], outputs["padding_mask"], skip)
-        return texts[0] if single_text else texts
+        arrays = (encoder["encoder_token_ids"], encoder["encoder_padding_mask"], decoder_ids, decoder_mask)
+        return arrays, {self.decoder_start_token_id, self.pad_token_id}
 
     def _preprocessor(self, what):
         if self.preprocessor is None or not hasattr(self.preprocessor, "encoder_inputs"):
@@ -275,11 +243,29 @@ class Seq2SeqLM(PaddedTokenLossMixin, Task):
         return None, text_inputs.check_aligned(sample_weight, n, "sample_weight")
 
     def predict(self, x, batch_size=32, **kwargs):
-        if _is_text(x):
+        if text_inputs.is_text_batch(x):
             raise ValueError(
                 "Seq2SeqLM.predict takes the four token-id inputs; for text use `generate(texts, max_length=...)`."
             )
         return super().predict(x, batch_size=batch_size, **kwargs)
+
+
+def _encoder_arrays(inputs):
+    """A `{"encoder_token_ids", "encoder_padding_mask"}` dict -> int32 arrays, checked."""
+    unknown = sorted(set(inputs) - {"encoder_token_ids", "encoder_padding_mask"})
+    if unknown or "encoder_token_ids" not in inputs:
+        raise ValueError(
+            "`inputs` dict takes `encoder_token_ids` and optionally `encoder_padding_mask`"
+            + (f"; unknown keys: {unknown}" if unknown else "") + "."
+        )
+    ids = np.asarray(inputs["encoder_token_ids"])
+    if ids.ndim != 2 or ids.dtype.kind not in "iu":
+        raise ValueError(f"`encoder_token_ids` must be int [batch, length], got {ids.dtype} {ids.shape}.")
+    mask = inputs.get("encoder_padding_mask")
+    mask = np.ones_like(ids) if mask is None else np.asarray(mask)
+    if mask.shape != ids.shape:
+        raise ValueError(f"`encoder_padding_mask` shape {mask.shape} differs from `encoder_token_ids` {ids.shape}.")
+    return {"encoder_token_ids": ids.astype("int32"), "encoder_padding_mask": mask.astype("int32")}
 
 
 __all__ = ["Seq2SeqLM", "INPUT_NAMES"]

@@ -8,7 +8,7 @@ from kerasnlp_lite.data.seq2seq import pad_rows, seq2seq_examples
 from kerasnlp_lite.models.preprocessor import Preprocessor
 
 
-def _pad_ragged(rows, length, pad_id, name):
+def _pad_ragged(rows, length, pad_token_id, name):
     """Ragged `[B, None]` -> dense ids and int32 mask `[B, length or longest]`; a longer row is an error."""
     if length is not None:
         check = tf.debugging.assert_less_equal(
@@ -21,7 +21,7 @@ def _pad_ragged(rows, length, pad_id, name):
         shape = [None, length]
     else:
         shape = None
-    ids = rows.to_tensor(pad_id, shape=shape)
+    ids = rows.to_tensor(pad_token_id, shape=shape)
     mask = tf.ones_like(rows, tf.int32).to_tensor(0, shape=shape)
     return tf.cast(ids, tf.int32), mask
 

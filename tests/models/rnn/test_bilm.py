@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from kerasnlp_lite.data.corpora import stdlib_sentences
-from kerasnlp_lite.models.rnn import BiLanguageModel, ScalarMix, Word2Vec, word_vocabulary
+from kerasnlp_lite.models.rnn import BiLanguageModel, ScalarMix
+from kerasnlp_lite.models.word2vec import Word2Vec, word_vocabulary
 from tests.test_case import run_layer_test, run_tflite_parity_test
 
 SMALL = dict(vocabulary_size=30, embedding_dim=8, units=12, num_layers=2)

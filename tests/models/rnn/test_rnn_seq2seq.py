@@ -122,11 +122,11 @@ def test_mixed_precision(policy):
 
 def _step_log_prob(model, source_ids, tokens):
     """Sum of log P(token_t | tokens_<t) up to and including the first EOS, by the teacher-forced pass."""
-    decoder_input_ids = np.concatenate([np.full((len(tokens), 1), model.bos_id), tokens[:, :-1]], 1).astype("int32")
+    decoder_input_ids = np.concatenate([np.full((len(tokens), 1), model.start_token_id), tokens[:, :-1]], 1).astype("int32")
     logits = model({"source_ids": source_ids, "decoder_input_ids": decoder_input_ids})
     log_probs = np.asarray(keras.ops.log_softmax(logits))
     chosen = np.take_along_axis(log_probs, tokens[:, :, None], -1)[:, :, 0]
-    ended = np.cumsum(tokens == model.eos_id, 1) - (tokens == model.eos_id)  # 1 strictly after the first EOS
+    ended = np.cumsum(tokens == model.end_token_id, 1) - (tokens == model.end_token_id)  # 1 strictly after the first EOS
     return np.sum(chosen * (ended == 0), 1)
 
 
@@ -166,8 +166,8 @@ def test_bad_arguments():
         RNNSeq2Seq(12, 5, keras.layers.LSTM(4), 4)
     with pytest.raises(ValueError, match="`decoder_cell`"):
         RNNSeq2Seq(12, 5, encoder, 4, decoder_cell="transformer")
-    with pytest.raises(ValueError, match="`eos_id`=20 must be < the target vocabulary size 12"):
-        RNNSeq2Seq(12, 5, encoder, 4, eos_id=20)
+    with pytest.raises(ValueError, match="`end_token_id`=20 must be < the target vocabulary size 12"):
+        RNNSeq2Seq(12, 5, encoder, 4, end_token_id=20)
     model = RNNSeq2Seq(12, 5, encoder, 4)
     with pytest.raises(ValueError, match="dict with `source_ids`"):
         model(DATA["source_ids"])

@@ -7,8 +7,8 @@ import keras
 
 from kerasnlp_lite.layers import RelativePositionBias, TokenEmbedding
 from kerasnlp_lite.models.seq2seq.seq2seq_backbone import Embedder, Seq2SeqBackbone, Seq2SeqWiring, make_blocks
-from kerasnlp_lite.models.seq2seq.seq2seq_presets import T5_PRESETS
-from kerasnlp_lite.models.seq2seq.transformer_seq2seq import check_sizes
+from kerasnlp_lite.models.t5.t5_presets import T5_PRESETS
+from kerasnlp_lite.models.seq2seq.seq2seq_backbone import check_sizes
 from kerasnlp_lite.utils.validation import check_positive_int
 
 

@@ -7,8 +7,8 @@ import keras
 
 from kerasnlp_lite.layers import PositionEmbedding, TokenEmbedding
 from kerasnlp_lite.models.seq2seq.seq2seq_backbone import Embedder, Seq2SeqBackbone, Seq2SeqWiring, make_blocks
-from kerasnlp_lite.models.seq2seq.seq2seq_presets import BART_PRESETS
-from kerasnlp_lite.models.seq2seq.transformer_seq2seq import check_sizes
+from kerasnlp_lite.models.bart.bart_presets import BART_PRESETS
+from kerasnlp_lite.models.seq2seq.seq2seq_backbone import check_sizes
 from kerasnlp_lite.utils.validation import check_positive_int
 
 # fairseq's learned positions start at padding_idx + 1 = 2: position p uses row p + 2.
@@ -42,7 +42,7 @@ class BartBackbone(Seq2SeqBackbone):
         dropout: residual, embedding and attention dropout (0.1).
         activation: "gelu" (exact erf form, as the released checkpoints).
         layer_norm_epsilon: 1e-5.
-        scale_embedding: multiply token embeddings by sqrt(d_model) (False
+        scale_embeddings: multiply token embeddings by sqrt(d_model) (False
             for the released BART checkpoints; HF `scale_embedding`).
         dtype: a dtype policy name.
 
@@ -67,7 +67,7 @@ class BartBackbone(Seq2SeqBackbone):
         dropout=0.1,
         activation="gelu",
         layer_norm_epsilon=1e-5,
-        scale_embedding=False,
+        scale_embeddings=False,
         dtype=None,
         **kwargs,
     ):
@@ -82,7 +82,7 @@ class BartBackbone(Seq2SeqBackbone):
         init = keras.initializers.RandomNormal(stddev=0.02)
         table = TokenEmbedding(vocabulary_size, hidden_dim, embeddings_initializer=init, dtype=dtype,
                                name="token_embedding")
-        scale = hidden_dim**0.5 if scale_embedding else 1.0
+        scale = hidden_dim**0.5 if scale_embeddings else 1.0
 
         def side(name):
             return Embedder(
@@ -125,7 +125,7 @@ class BartBackbone(Seq2SeqBackbone):
             dropout=dropout,
             activation=activation,
             layer_norm_epsilon=layer_norm_epsilon,
-            scale_embedding=scale_embedding,
+            scale_embeddings=scale_embeddings,
         )
 
     @property

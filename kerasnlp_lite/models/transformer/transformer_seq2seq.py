@@ -6,18 +6,9 @@ https://arxiv.org/abs/1706.03762
 import keras
 
 from kerasnlp_lite.layers import SinusoidalPositionEncoding, TokenEmbedding
-from kerasnlp_lite.models.seq2seq.seq2seq_backbone import Embedder, Seq2SeqBackbone, Seq2SeqWiring, make_blocks
-from kerasnlp_lite.models.seq2seq.seq2seq_presets import TRANSFORMER_PRESETS
-from kerasnlp_lite.utils.validation import check_positive_int, check_rate
-
-
-def check_sizes(num_layers, num_decoder_layers, num_heads, hidden_dim, intermediate_dim, dropout):
-    check_positive_int(num_layers, "num_layers")
-    check_positive_int(num_decoder_layers, "num_decoder_layers", allow_none=True)
-    check_positive_int(num_heads, "num_heads")
-    check_positive_int(hidden_dim, "hidden_dim")
-    check_positive_int(intermediate_dim, "intermediate_dim")
-    check_rate(dropout, "dropout")
+from kerasnlp_lite.models.seq2seq.seq2seq_backbone import Embedder, Seq2SeqBackbone, Seq2SeqWiring, check_sizes, make_blocks
+from kerasnlp_lite.models.transformer.transformer_presets import TRANSFORMER_PRESETS
+from kerasnlp_lite.utils.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")

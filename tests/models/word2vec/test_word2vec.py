@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kerasnlp_lite.data.corpora import stdlib_sentences
-from kerasnlp_lite.models.rnn import NegativeSamplingLoss, Word2Vec, split_words, word_vocabulary
+from kerasnlp_lite.models.word2vec import NegativeSamplingLoss, Word2Vec, split_words, word_vocabulary
 
 WORDS = [f"w{i}" for i in range(20)]
 
