@@ -199,3 +199,26 @@ def as_bool_mask(mask, name):
     if "int" in dtype or "float" in dtype:
         return keras.ops.not_equal(mask, keras.ops.zeros((), dtype=mask.dtype))
     raise TypeError(f"`{name}` must be a bool, int or float mask, got dtype {dtype}.")
+
+
+# --- backbones -----------------------------------------------------------------
+
+
+def check_backbone_sizes(
+    vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim, dropout, max_sequence_length=None,
+    head_dim_divides=True,
+):
+    """The size arguments every Transformer backbone shares, checked in one place.
+
+    `head_dim_divides`: `hidden_dim` must split evenly into `num_heads` heads
+    (False for T5 with an explicit `key_dim`).
+    """
+    check_positive_int(vocabulary_size, "vocabulary_size")
+    check_positive_int(num_layers, "num_layers")
+    check_positive_int(num_heads, "num_heads")
+    check_positive_int(hidden_dim, "hidden_dim")
+    check_positive_int(intermediate_dim, "intermediate_dim")
+    check_rate(dropout, "dropout")
+    check_positive_int(max_sequence_length, "max_sequence_length", allow_none=True)
+    if head_dim_divides and hidden_dim % num_heads:
+        raise ValueError(f"`hidden_dim`={hidden_dim} must be divisible by `num_heads`={num_heads}.")

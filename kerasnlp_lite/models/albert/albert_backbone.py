@@ -6,7 +6,7 @@ from kerasnlp_lite.layers import TextEmbedding
 from kerasnlp_lite.models.albert.albert_presets import ALBERT_PRESETS
 from kerasnlp_lite.models.backbone import Backbone
 from kerasnlp_lite.models.encoder_stack import bert_initializer, cls_pooler, encoder_block, first_token
-from kerasnlp_lite.utils.validation import check_positive_int
+from kerasnlp_lite.utils.validation import check_backbone_sizes, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -77,7 +77,11 @@ class AlbertBackbone(Backbone):
         dtype=None,
         **kwargs,
     ):
-        check_positive_int(num_layers, "num_layers")
+        check_backbone_sizes(
+            vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim, dropout, max_sequence_length
+        )
+        check_positive_int(embedding_dim, "embedding_dim")
+        check_positive_int(num_segments, "num_segments", minimum=0)
         check_positive_int(num_groups, "num_groups")
         check_positive_int(num_inner_repetitions, "num_inner_repetitions")
         if num_layers % num_groups:

@@ -9,7 +9,6 @@ from kerasnlp_lite.layers import PositionEmbedding, TokenEmbedding
 from kerasnlp_lite.models.seq2seq.seq2seq_backbone import Embedder, Seq2SeqBackbone, Seq2SeqWiring, make_blocks
 from kerasnlp_lite.models.bart.bart_presets import BART_PRESETS
 from kerasnlp_lite.models.seq2seq.seq2seq_backbone import check_sizes
-from kerasnlp_lite.utils.validation import check_positive_int
 
 # fairseq's learned positions start at padding_idx + 1 = 2: position p uses row p + 2.
 POSITION_OFFSET = 2
@@ -71,11 +70,10 @@ class BartBackbone(Seq2SeqBackbone):
         dtype=None,
         **kwargs,
     ):
-        check_sizes(num_layers, num_decoder_layers, num_heads, hidden_dim, intermediate_dim, dropout)
-        check_positive_int(vocabulary_size, "vocabulary_size")
-        check_positive_int(max_sequence_length, "max_sequence_length")
-        if hidden_dim % num_heads:
-            raise ValueError(f"`hidden_dim`={hidden_dim} must be divisible by `num_heads`={num_heads}.")
+        check_sizes(
+            vocabulary_size, num_layers, num_decoder_layers, num_heads, hidden_dim, intermediate_dim, dropout,
+            max_sequence_length,
+        )
         num_decoder_layers = num_decoder_layers or num_layers
 
         # === Layers ===
@@ -110,7 +108,8 @@ class BartBackbone(Seq2SeqBackbone):
         wiring = Seq2SeqWiring(side("encoder"), side("decoder"), encoder_blocks, decoder_blocks)
 
         # === Functional model ===
-        self.build_graph(wiring, dtype=dtype, **kwargs)
+        inputs, outputs = wiring.functional_graph()
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
         self.attach(wiring)
 
         # === Config ===

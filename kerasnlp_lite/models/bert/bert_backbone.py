@@ -5,6 +5,7 @@ import keras
 from kerasnlp_lite.layers import TextEmbedding
 from kerasnlp_lite.models.backbone import Backbone
 from kerasnlp_lite.models.bert.bert_presets import BERT_PRESETS
+from kerasnlp_lite.utils.validation import check_backbone_sizes, check_positive_int
 from kerasnlp_lite.models.encoder_stack import bert_initializer, cls_pooler, encoder_block, first_token
 
 
@@ -52,6 +53,11 @@ class BertBackbone(Backbone):
         dtype=None,
         **kwargs,
     ):
+        check_backbone_sizes(
+            vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim, dropout, max_sequence_length
+        )
+        check_positive_int(num_segments, "num_segments", minimum=0)
+
         # === Layers ===
         embedding = TextEmbedding(
             vocabulary_size=vocabulary_size,

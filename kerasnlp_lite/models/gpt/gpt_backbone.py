@@ -12,7 +12,7 @@ from keras import ops
 from kerasnlp_lite.layers import TextEmbedding, TransformerDecoderBlock
 from kerasnlp_lite.models.backbone import Backbone
 from kerasnlp_lite.models.gpt.gpt_presets import GPT_PRESETS
-from kerasnlp_lite.utils.validation import check_positive_int
+from kerasnlp_lite.utils.validation import check_backbone_sizes, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -86,11 +86,9 @@ class GPTBackbone(Backbone):
         dtype=None,
         **kwargs,
     ):
-        check_positive_int(num_layers, "num_layers")
-        check_positive_int(num_heads, "num_heads")
-        check_positive_int(hidden_dim, "hidden_dim")
-        if hidden_dim % num_heads:
-            raise ValueError(f"`hidden_dim`={hidden_dim} must be divisible by `num_heads`={num_heads}.")
+        check_backbone_sizes(
+            vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim, dropout, max_sequence_length
+        )
         # === Layers ===
         initializer = keras.initializers.RandomNormal(stddev=0.02)
         # GPT-2 section 2.3: residual projections scaled by 1/sqrt(2 * num_layers).

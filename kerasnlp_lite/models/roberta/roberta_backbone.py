@@ -6,7 +6,7 @@ from kerasnlp_lite.layers import TextEmbedding
 from kerasnlp_lite.models.backbone import Backbone
 from kerasnlp_lite.models.encoder_stack import bert_initializer, cls_pooler, encoder_block, first_token
 from kerasnlp_lite.models.roberta.roberta_presets import ROBERTA_PRESETS
-from kerasnlp_lite.utils.validation import check_positive_int
+from kerasnlp_lite.utils.validation import check_backbone_sizes, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -76,8 +76,9 @@ class RobertaBackbone(Backbone):
         dtype=None,
         **kwargs,
     ):
-        check_positive_int(vocabulary_size, "vocabulary_size")
-        check_positive_int(max_sequence_length, "max_sequence_length")
+        check_backbone_sizes(
+            vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim, dropout, max_sequence_length
+        )
         check_positive_int(pad_token_id, "pad_token_id", minimum=0)
         if pad_token_id >= vocabulary_size:
             raise ValueError(

@@ -18,7 +18,7 @@ import numpy as np
 from keras import ops
 
 from kerasnlp_lite.models.backbone import Backbone
-from kerasnlp_lite.utils.validation import check_positive_int, check_rate
+from kerasnlp_lite.utils.validation import check_backbone_sizes, check_positive_int
 
 INPUT_NAMES = ("encoder_token_ids", "encoder_padding_mask", "decoder_token_ids", "decoder_padding_mask")
 
@@ -87,6 +87,15 @@ class Seq2SeqWiring:
         self.decoder_final_norm = decoder_final_norm
         self.final_dropout = final_dropout
 
+    def functional_graph(self):
+        """The symbolic inputs and outputs of the backbone's functional model."""
+        inputs = {name: _input(name) for name in INPUT_NAMES}
+        encoder_output = self.encode(inputs["encoder_token_ids"], inputs["encoder_padding_mask"])
+        decoder_output = self.decode(
+            inputs["decoder_token_ids"], inputs["decoder_padding_mask"], encoder_output, inputs["encoder_padding_mask"]
+        )
+        return inputs, {"encoder_sequence_output": encoder_output, "decoder_sequence_output": decoder_output}
+
     def _final(self, x, norm, training):
         if norm is not None:
             x = norm(x)
@@ -144,9 +153,11 @@ class Seq2SeqWiring:
 class Seq2SeqBackbone(Backbone):
     """Base of `TransformerSeq2Seq`, `BartBackbone` and `T5Backbone`.
 
-    Subclasses build their layers, then `build_graph(wiring)`, which makes the
-    functional model with the shared input/output contract (see the module
-    docstring), then `set_config(...)`.
+    Subclasses are built in the three sections every backbone has (layers,
+    functional model, config): the layers, joined by a `Seq2SeqWiring`; then
+    `super().__init__(inputs, outputs)` on `wiring.functional_graph()` (the
+    shared input/output contract of the module docstring) and `attach(wiring)`,
+    so that cached decoding runs the same layers; then `set_config(...)`.
 
     Class attributes give the token layout their checkpoints use, the
     defaults of `Seq2SeqLM`: `PAD_TOKEN_ID`, `END_TOKEN_ID`,
@@ -157,28 +168,6 @@ class Seq2SeqBackbone(Backbone):
     PAD_TOKEN_ID = 0
     END_TOKEN_ID = 2
     DECODER_START_TOKEN_ID = 1
-
-    def build_graph(self, wiring, dtype=None, **kwargs):
-        inputs = {
-            "encoder_token_ids": _input("encoder_token_ids"),
-            "encoder_padding_mask": _input("encoder_padding_mask"),
-            "decoder_token_ids": _input("decoder_token_ids"),
-            "decoder_padding_mask": _input("decoder_padding_mask"),
-        }
-        encoder_output = wiring.encode(inputs["encoder_token_ids"], inputs["encoder_padding_mask"])
-        decoder_output = wiring.decode(
-            inputs["decoder_token_ids"],
-            inputs["decoder_padding_mask"],
-            encoder_output,
-            inputs["encoder_padding_mask"],
-        )
-        Backbone.__init__(
-            self,
-            inputs=inputs,
-            outputs={"encoder_sequence_output": encoder_output, "decoder_sequence_output": decoder_output},
-            dtype=dtype,
-            **kwargs,
-        )
 
     def attach(self, wiring):
         """Keeps the wiring (call after the functional model is built)."""
@@ -312,11 +301,13 @@ def check_seq2seq_inputs(inputs, max_sequence_length=None):
             )
 
 
-def check_sizes(num_layers, num_decoder_layers, num_heads, hidden_dim, intermediate_dim, dropout):
-    """The size arguments every encoder-decoder backbone shares."""
-    check_positive_int(num_layers, "num_layers")
+def check_sizes(
+    vocabulary_size, num_layers, num_decoder_layers, num_heads, hidden_dim, intermediate_dim, dropout,
+    max_sequence_length=None, head_dim_divides=True,
+):
+    """`check_backbone_sizes` plus `num_decoder_layers`, for the encoder-decoder backbones."""
+    check_backbone_sizes(
+        vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim, dropout, max_sequence_length,
+        head_dim_divides=head_dim_divides,
+    )
     check_positive_int(num_decoder_layers, "num_decoder_layers", allow_none=True)
-    check_positive_int(num_heads, "num_heads")
-    check_positive_int(hidden_dim, "hidden_dim")
-    check_positive_int(intermediate_dim, "intermediate_dim")
-    check_rate(dropout, "dropout")

@@ -78,8 +78,10 @@ class T5Backbone(Seq2SeqBackbone):
         dtype=None,
         **kwargs,
     ):
-        check_sizes(num_layers, num_decoder_layers, num_heads, hidden_dim, intermediate_dim, dropout)
-        check_positive_int(vocabulary_size, "vocabulary_size")
+        check_sizes(
+            vocabulary_size, num_layers, num_decoder_layers, num_heads, hidden_dim, intermediate_dim, dropout,
+            head_dim_divides=False,
+        )
         check_positive_int(key_dim, "key_dim", allow_none=True)
         if key_dim is None and hidden_dim % num_heads:
             raise ValueError(
@@ -143,7 +145,8 @@ class T5Backbone(Seq2SeqBackbone):
         )
 
         # === Functional model ===
-        self.build_graph(wiring, dtype=dtype, **kwargs)
+        inputs, outputs = wiring.functional_graph()
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
         self.attach(wiring)
 
         # === Config ===

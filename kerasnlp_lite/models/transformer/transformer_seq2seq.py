@@ -75,12 +75,11 @@ class TransformerSeq2Seq(Seq2SeqBackbone):
         dtype=None,
         **kwargs,
     ):
-        check_sizes(num_layers, num_decoder_layers, num_heads, hidden_dim, intermediate_dim, dropout)
-        check_positive_int(vocabulary_size, "vocabulary_size")
+        check_sizes(
+            vocabulary_size, num_layers, num_decoder_layers, num_heads, hidden_dim, intermediate_dim, dropout,
+            max_sequence_length,
+        )
         check_positive_int(target_vocabulary_size, "target_vocabulary_size", allow_none=True)
-        check_positive_int(max_sequence_length, "max_sequence_length")
-        if hidden_dim % num_heads:
-            raise ValueError(f"`hidden_dim`={hidden_dim} must be divisible by `num_heads`={num_heads}.")
         target_size = target_vocabulary_size or vocabulary_size
         if share_embeddings and target_size != vocabulary_size:
             raise ValueError(
@@ -126,7 +125,8 @@ class TransformerSeq2Seq(Seq2SeqBackbone):
         wiring = Seq2SeqWiring(encoder_embedding, decoder_embedding, encoder_blocks, decoder_blocks)
 
         # === Functional model ===
-        self.build_graph(wiring, dtype=dtype, **kwargs)
+        inputs, outputs = wiring.functional_graph()
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
         self.attach(wiring)
 
         # === Config ===
