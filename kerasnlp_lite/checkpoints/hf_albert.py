@@ -1,11 +1,11 @@
 """ALBERT (HF `model_type` "albert"): AlbertModel / AlbertForMaskedLM / AlbertForPreTraining /
 AlbertForSequenceClassification directories -> AlbertBackbone and tasks.
 
-Name map: the E-wide tables and their LayerNorm under `embeddings.`, the E -> H
+Name map: the E-wide tables and their LayerNorm under `embeddings.`, the E -> D
 projection `encoder.embedding_hidden_mapping_in`, and the shared blocks
 `encoder.albert_layer_groups.{g}.albert_layers.{j}` -> `encoder_blocks[g * inner_group_num + j]`
 (HF runs group int(i / (L / G)) at layer i, as AlbertBackbone does). The MLM
-head (`predictions.`: dense H -> E, `hidden_act`, LayerNorm, decoder tied to the
+head (`predictions.`: dense D -> E, `hidden_act`, LayerNorm, decoder tied to the
 token table) and the sentence-order head (`sop_classifier.classifier`) map to
 AlbertPretrainer's heads.
 """

@@ -11,9 +11,9 @@ from kerasnlp_lite.utils.validation import check_integer_dtype, check_positive_i
 class MaskedLMHead(keras.layers.Layer):
     """Predicts the original tokens at masked positions.
 
-    dense (H -> E) + activation + LayerNorm, then the decoder tied to the
+    dense (D -> E) + activation + LayerNorm, then the decoder tied to the
     input token table (E x V, shared with the embedding) plus an output bias,
-    as BERT's `cls/predictions` (E = H for BERT/RoBERTa, E = 128 for ALBERT).
+    as BERT's `cls/predictions` (E = D for BERT/RoBERTa, E = 128 for ALBERT).
 
     Args:
         vocabulary_size: V.

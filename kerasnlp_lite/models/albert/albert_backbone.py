@@ -15,8 +15,8 @@ class AlbertBackbone(Backbone):
 
     Two parameter reductions (Lan et al. 2019, section 3.1):
     - factorized embedding: token, segment and position tables have width
-      E = `embedding_dim`; their LayerNorm'd sum is projected E -> H, so the
-      vocabulary costs V*E + E*H instead of V*H;
+      E = `embedding_dim`; their LayerNorm'd sum is projected E -> D, so the
+      vocabulary costs V*E + E*D instead of V*D;
     - cross-layer sharing: `num_groups` groups of `num_inner_repetitions`
       distinct blocks. Layer i (of `num_layers`) runs every block of group
       i // (num_layers // num_groups) in turn, so the network applies
@@ -27,14 +27,14 @@ class AlbertBackbone(Backbone):
 
     Inputs (int32, `[B, T]`): `token_ids`, `segment_ids` (0 for sentence A,
     1 for B), `padding_mask` (1 at real tokens). Outputs, a dict:
-    `sequence_output` `[B, T, H]` and `pooled_output` `[B, H]` (the [CLS]
+    `sequence_output` `[B, T, D]` and `pooled_output` `[B, D]` (the [CLS]
     vector through dense + tanh, the input of the sentence-order head).
 
     Args:
         vocabulary_size: SentencePiece vocabulary size (30000 for ALBERT).
         num_layers: encoder layers L (blocks applied per group times groups).
         num_heads: attention heads.
-        hidden_dim: H.
+        hidden_dim: D.
         intermediate_dim: feed-forward width (4H).
         embedding_dim: E, the width of the embedding tables (128).
         num_groups: groups of shared blocks; must divide `num_layers`.
@@ -121,7 +121,7 @@ class AlbertBackbone(Backbone):
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
         padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
-        x = embedding(token_ids, segment_ids=segment_ids)  # [B, T, E] summed, then projected to [B, T, H]
+        x = embedding(token_ids, segment_ids=segment_ids)  # [B, T, E] summed, then projected to [B, T, D]
         layers_per_group = num_layers // num_groups
         for i in range(num_layers):
             # Cross-layer sharing: the same block objects, hence the same weights, at every layer of a group.
@@ -159,8 +159,8 @@ class AlbertBackbone(Backbone):
     def token_embedding(self):
         """The V x E token table (a `TokenEmbedding` of width E) that the masked-LM output layer ties.
 
-        ALBERT's MLM head maps H -> E before the tied decoder, so the head
+        ALBERT's MLM head maps D -> E before the tied decoder, so the head
         needs the E-wide table, not the whole `FactorizedEmbedding` (whose
-        `embedding.token_embedding.projection` is the E -> H input projection).
+        `embedding.token_embedding.projection` is the E -> D input projection).
         """
         return self.embedding.token_embedding.token_embedding

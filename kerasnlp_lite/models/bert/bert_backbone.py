@@ -15,14 +15,14 @@ class BertBackbone(Backbone):
 
     Inputs (int32, `[B, T]`): `token_ids`, `segment_ids` (0 for sentence A,
     1 for B), `padding_mask` (1 at real tokens). Outputs, a dict:
-    `sequence_output` `[B, T, H]` and `pooled_output` `[B, H]` (the [CLS]
+    `sequence_output` `[B, T, D]` and `pooled_output` `[B, D]` (the [CLS]
     vector through dense + tanh, the input of BERT's NSP/classification).
 
     Args:
         vocabulary_size: WordPiece vocabulary size (30522 for English BERT).
         num_layers: encoder blocks L.
         num_heads: attention heads A.
-        hidden_dim: H.
+        hidden_dim: D.
         intermediate_dim: feed-forward width (4H).
         max_sequence_length: positions of the learned position table.
         num_segments: segment (token type) vocabulary.

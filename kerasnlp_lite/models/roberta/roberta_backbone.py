@@ -31,7 +31,7 @@ class RobertaBackbone(Backbone):
 
     Inputs (int32, `[B, T]`, T <= `max_sequence_length`): `token_ids`,
     `padding_mask` (1 at real tokens). Outputs, a dict: `sequence_output`
-    `[B, T, H]` and `pooled_output` `[B, H]`, the <s> vector through dense +
+    `[B, T, D]` and `pooled_output` `[B, D]`, the <s> vector through dense +
     tanh. RoBERTa has no pooler of its own (its classification head,
     dense + tanh + dense on <s>, is trained with the task); `pooled_output` is
     kept so that every encoder backbone has the same output contract, and is
@@ -41,7 +41,7 @@ class RobertaBackbone(Backbone):
         vocabulary_size: byte-level BPE vocabulary size (50265).
         num_layers: encoder blocks.
         num_heads: attention heads.
-        hidden_dim: H.
+        hidden_dim: D.
         intermediate_dim: feed-forward width (4H).
         max_sequence_length: longest input T (512); the position table has
             `pad_token_id + 1` more rows.
