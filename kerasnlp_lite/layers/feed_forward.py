@@ -92,10 +92,7 @@ class FeedForward(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         check_positive_int(intermediate_dim, "intermediate_dim")
-        if lora_rank is not None:
-            check_lora_arguments(lora_rank, lora_alpha)
-        elif lora_alpha is not None:
-            raise ValueError("`lora_alpha` was given without `lora_rank`; pass both (or call `enable_lora`).")
+        check_lora_arguments(lora_rank, lora_alpha, rank_optional=True)
         check_positive_int(output_dim, "output_dim", allow_none=True)
         check_rate(dropout, "dropout")
         get_activation(activation)  # fail early on an unknown name

@@ -14,6 +14,7 @@ from kerasnlp_lite.layers.masks import causal_mask, merge_masks
 from kerasnlp_lite.layers.relative_position_embedding import RelativePositionEmbedding
 from kerasnlp_lite.layers.rotary_embedding import RotaryEmbedding
 from kerasnlp_lite.utils.validation import (
+    as_bool_mask,
     check_float_dtype,
     check_positive_int,
     check_rank,
@@ -23,7 +24,6 @@ from kerasnlp_lite.utils.validation import (
     is_number,
     output_initializer,
 )
-from kerasnlp_lite.utils.validation import as_bool_mask
 
 
 # The four projections that get LoRA, with the number of leading kernel axes that
@@ -32,8 +32,13 @@ from kerasnlp_lite.utils.validation import as_bool_mask
 LORA_KERNELS = (("query", 1), ("key", 1), ("value", 1), ("output", 2))
 
 
-def check_lora_arguments(rank, lora_alpha=None):
-    """Validates a LoRA rank (a positive int) and scale numerator (None or a positive number)."""
+def check_lora_arguments(rank, lora_alpha=None, rank_optional=False):
+    """Validates a LoRA rank (a positive int; None too when `rank_optional`, then without an alpha)
+    and scale numerator (None or a positive number)."""
+    if rank is None and rank_optional:
+        if lora_alpha is not None:
+            raise ValueError("`lora_alpha` was given without `lora_rank`; pass both (or call `enable_lora`).")
+        return
     if not is_int(rank) or rank < 1:
         raise ValueError(f"`rank` (the LoRA rank) must be a positive int, got {rank!r}.")
     if lora_alpha is not None and (
@@ -124,10 +129,7 @@ class MultiHeadAttention(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         check_positive_int(num_heads, "num_heads")
-        if lora_rank is not None:
-            check_lora_arguments(lora_rank, lora_alpha)
-        elif lora_alpha is not None:
-            raise ValueError("`lora_alpha` was given without `lora_rank`; pass both (or call `enable_lora`).")
+        check_lora_arguments(lora_rank, lora_alpha, rank_optional=True)
         if attention_scale is not None and (not is_number(attention_scale) or attention_scale <= 0):
             raise ValueError(f"`attention_scale` must be None (1/sqrt(key_dim)) or a number > 0, got {attention_scale!r}.")
         check_positive_int(key_dim, "key_dim", allow_none=True)

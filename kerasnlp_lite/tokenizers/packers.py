@@ -47,6 +47,14 @@ def _is_tensor(x):
     return isinstance(x, (tf.Tensor, tf.RaggedTensor, tf.Variable, np.ndarray, keras.KerasTensor))
 
 
+def _check_room(sequence_length, start, end):
+    if sequence_length < len(start) + len(end):
+        raise ValueError(
+            f"`sequence_length`={sequence_length} is too small for the special tokens: "
+            f"{len(start)} start + {len(end)} end ids need at least {len(start) + len(end)}."
+        )
+
+
 def _check_choice(value, name, choices):
     if value not in choices:
         raise ValueError(f"`{name}` must be one of {choices}, got {value!r}.")
@@ -284,12 +292,7 @@ class SegmentPacker(_Packer):
         self._end = _special_ids(end_value, "end_value", allow_none=False)
         self._sep = self._end if sep_value is None else _special_ids(sep_value, "sep_value", allow_none=False)
         _special_ids(pad_value, "pad_value", allow_none=False)
-        if sequence_length < len(self._start) + len(self._end):
-            raise ValueError(
-                f"`sequence_length`={sequence_length} is too small for the special tokens: "
-                f"{len(self._start)} start + {len(self._end)} end ids need at least "
-                f"{len(self._start) + len(self._end)}."
-            )
+        _check_room(sequence_length, self._start, self._end)
         self.sequence_length = sequence_length
         self.start_value = start_value
         self.end_value = end_value
@@ -405,11 +408,7 @@ class StartEndPacker(_Packer):
         self._start = _special_ids(start_value, "start_value")
         self._end = _special_ids(end_value, "end_value")
         _special_ids(pad_value, "pad_value", allow_none=False)
-        if sequence_length < len(self._start) + len(self._end):
-            raise ValueError(
-                f"`sequence_length`={sequence_length} is too small for the special tokens: "
-                f"{len(self._start)} start + {len(self._end)} end ids."
-            )
+        _check_room(sequence_length, self._start, self._end)
         self.sequence_length = sequence_length
         self.start_value = start_value
         self.end_value = end_value

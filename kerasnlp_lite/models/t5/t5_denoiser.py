@@ -61,11 +61,7 @@ class T5Denoiser(Seq2SeqLM):
         vocabulary_size = backbone.vocabulary_size
         if not is_number(noise_density) or not 0 < noise_density < 1:
             raise ValueError(f"`noise_density` must be a float in (0, 1), got {noise_density!r}.")
-        if (
-            isinstance(mean_noise_span_length, bool)
-            or not isinstance(mean_noise_span_length, (int, float))
-            or mean_noise_span_length <= 0
-        ):
+        if not is_number(mean_noise_span_length) or mean_noise_span_length <= 0:
             raise ValueError(f"`mean_noise_span_length` must be a float > 0, got {mean_noise_span_length!r}.")
         check_positive_int(num_sentinels, "num_sentinels")
         first_sentinel_id = vocabulary_size - 1 if first_sentinel_id is None else first_sentinel_id
