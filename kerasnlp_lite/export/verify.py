@@ -172,16 +172,8 @@ def verify_tflite(
         diff[signature], cosine[signature], counts[signature] = worst, lowest, len(calls)
         latency[signature] = _measure(runner, calls, latency_repeats)
     return TFLiteExportReport(
-        path=os.fspath(tflite_path),
-        size_bytes=len(content),
-        quantize=quantize,
-        ops=ops,
-        custom_ops=custom,
-        signatures=details,
-        max_abs_diff=diff,
-        min_cosine=cosine,
-        latency_ms=latency,
-        num_samples=counts,
+        path=os.fspath(tflite_path), size_bytes=len(content), quantize=quantize, ops=ops, custom_ops=custom,
+        signatures=details, max_abs_diff=diff, min_cosine=cosine, latency_ms=latency, num_samples=counts,
     )
 
 
@@ -201,13 +193,8 @@ def check_and_write_bundle(content, metadata, path):
     runner = LiteRunner(content)
     ops, custom = _count_ops(names)
     report = TFLiteExportReport(
-        path=path,
-        size_bytes=len(content),
-        quantize=metadata["quantize"],
-        ops=ops,
-        custom_ops=custom,
-        signatures=runner.signatures,
-        metadata=metadata,
+        path=path, size_bytes=len(content), quantize=metadata["quantize"], ops=ops, custom_ops=custom,
+        signatures=runner.signatures, metadata=metadata,
     )
     return runner, report
 
