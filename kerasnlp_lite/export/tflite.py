@@ -252,7 +252,7 @@ def _run_worker(module, args, timeout, what, error_path=None):
         raise FlexOpError(error["message"], ops=error["ops"], locations=error["locations"])
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-30:])
-        error = FlexOpError if "FlexOpError" in result.stderr and error_path is None else RuntimeError
+        error = FlexOpError if "FlexOpError" in result.stderr else RuntimeError
         raise error(f"TFLite conversion of {what} failed:\n{tail}")
 
 
