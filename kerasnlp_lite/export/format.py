@@ -69,12 +69,15 @@ CAUSAL_LM_FORMAT = "kerasnlp_lite.causal_lm/1"
 SEQ2SEQ_LM_FORMAT = "kerasnlp_lite.seq2seq_lm/1"
 
 
-def bundle_metadata(format_name, max_length, vocabulary_size, max_top_k, max_stop_tokens, quantize, **fields):
-    """The metadata of a generation bundle: the keys every bundle has, then `fields` (the model kind's own)."""
+def bundle_metadata(format_name, max_length, top_k_limit, max_top_k, max_stop_tokens, quantize, **fields):
+    """The metadata of a generation bundle: the keys every bundle has, then `fields` (the model kind's own).
+
+    `top_k_limit` is the (decoder) vocabulary size, which bounds `max_top_k`.
+    """
     return {
         "format": format_name,
         "max_length": int(max_length),
-        "max_top_k": min(int(max_top_k), int(vocabulary_size)),  # `generate`'s static top-k width
+        "max_top_k": min(int(max_top_k), int(top_k_limit)),  # `generate`'s static top-k width
         "max_stop_tokens": int(max_stop_tokens),
         "quantize": quantize,
         "batch_size": 1,
