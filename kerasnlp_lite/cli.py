@@ -11,6 +11,14 @@ import json
 import os
 import sys
 
+from kerasnlp_lite.export.format import (
+    DETOKENIZE,
+    GENERATE,
+    PREFILL,
+    TOKENIZE,
+    UNCALIBRATED_QUANTIZATION_MODES,
+)
+
 # `train` flags, one per `TrainConfig` field (kerasnlp_lite/training/trainer.py): name -> (type,
 # default, choices, help). Written out here rather than read from the dataclass because importing
 # `kerasnlp_lite.training` imports TensorFlow; tests/training/test_cli.py checks that the names,
@@ -145,7 +153,7 @@ def build_parser():
     export_parser.add_argument("--model", required=True, help="path of a .keras file (loaded in safe mode)")
     export_parser.add_argument("--format", choices=["tflite", "saved_model"], default="tflite")
     export_parser.add_argument(
-        "--quantize", choices=["none", "float16", "dynamic_int8"], default="none",
+        "--quantize", choices=["none", *(mode for mode in UNCALIBRATED_QUANTIZATION_MODES if mode)], default="none",
         help="TFLite weight quantization (default: %(default)s; full int8 needs representative data: use the "
         "Python API export_tflite(..., quantize='int8', representative_data=...))",
     )
@@ -251,9 +259,9 @@ def export(args, parser):
         if max_length is None:
             parser.error("this model has no position limit (T5): pass --max-length")
         report = export_tflite(model, path, quantize=quantize, max_length=max_length)
-        printable = {key: report[key] for key in ("path", "size_bytes", "custom_ops", "metadata") if key in report}
-        printable["signatures"] = sorted(report["signatures"])
-        printable["greedy_check"] = report.get("greedy_check")
+        printable = {key: getattr(report, key) for key in ("path", "size_bytes", "custom_ops", "metadata")}
+        printable["signatures"] = sorted(report.signatures)
+        printable["greedy_check"] = report.greedy_check
         print(json.dumps(printable, indent=2, default=str))
         return 0
     report = export_tflite(model, path, quantize=quantize, max_sequence_length=args.max_length)
@@ -347,12 +355,12 @@ def _generate_lite(runner, args, parser):
     import numpy as np
 
     signatures = runner.signatures
-    if "prefill" not in signatures and "encoder_token_ids" not in signatures.get("generate", {}).get("inputs", {}):
+    if PREFILL not in signatures and "encoder_token_ids" not in signatures.get(GENERATE, {}).get("inputs", {}):
         parser.error(
             f"--model: {args.model!r} is not a generation export (its signatures: {sorted(signatures)}); generate "
             "takes a .tflite written by `kerasnlp-lite export` from a CausalLM or Seq2SeqLM"
         )
-    if "tokenize" not in signatures or "detokenize" not in signatures:
+    if TOKENIZE not in signatures or DETOKENIZE not in signatures:
         parser.error(
             f"--model: {args.model!r} has no tokenize/detokenize signatures (it was exported without a tokenizer), so "
             "it cannot take text: export a model that has a preprocessor"
@@ -369,7 +377,7 @@ def _generate_lite(runner, args, parser):
     end = metadata.get("end_token_id")
     stops = [] if end is None else [int(end)]
     texts = []
-    if "prefill" in signatures:  # CausalLM: prompt + continuation
+    if PREFILL in signatures:  # CausalLM: prompt + continuation
         max_length = args.max_length or runner.max_length
         start = metadata.get("start_token_id")  # as CausalLMPreprocessor.prompt_ids, when the file records one
         prefix = [] if start is None else [int(start)]

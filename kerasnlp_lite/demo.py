@@ -120,10 +120,10 @@ def run_demo(out_dir="kerasnlp_lite_demo", steps=600, train_documents=80, seed=0
         "train_loss_first_last": [round(losses.losses[0], 3), round(float(np.mean(losses.losses[-20:])), 3)],
         "samples": samples,
         "greedy_prompts_identical_keras_vs_tflite": f"{agree}/{total}",
-        "tflite_size_bytes": export["size_bytes"],
+        "tflite_size_bytes": export.size_bytes,
         "tflite_decode_ms_per_token": round(latency, 3),
-        "tflite_signatures": sorted(export["signatures"]),
-        "tflite_ops": export["ops"],
+        "tflite_signatures": sorted(export.signatures),
+        "tflite_ops": sorted(export.ops),
         "artifacts": {"keras": keras_path, "tflite": tflite_path, "loss_curve": plot_path},
     }
     with open(os.path.join(out_dir, "report.json"), "w") as f:

@@ -17,8 +17,7 @@ dropped silently.
 
 import tensorflow as tf
 
-from kerasnlp_lite.utils.validation import check_positive_int, is_int
-from kerasnlp_lite.utils.validation import check_id
+from kerasnlp_lite.utils.validation import check_id, check_positive_int, is_int
 
 
 def _stream(documents_token_ids, end_token_id):

@@ -26,8 +26,7 @@ seed, see `masked_lm_dataset` and `kerasnlp_lite.data.seeds.example_seed`.
 import tensorflow as tf
 
 from kerasnlp_lite.data.seeds import as_token_ids, example_seed, make_seed
-from kerasnlp_lite.utils.validation import check_positive_int, is_int
-from kerasnlp_lite.utils.validation import check_fraction, check_id, check_ids
+from kerasnlp_lite.utils.validation import check_fraction, check_id, check_ids, check_positive_int, is_int
 
 
 def random_selection(candidates, seed, rate, max_selections=None, group_starts=None, min_one=True):

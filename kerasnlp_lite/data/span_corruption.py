@@ -19,8 +19,7 @@ Inputs and targets together give back the original exactly (tested).
 import tensorflow as tf
 
 from kerasnlp_lite.data.seeds import as_token_ids, make_seed
-from kerasnlp_lite.utils.validation import check_positive_int, is_number
-from kerasnlp_lite.utils.validation import check_fraction, check_id
+from kerasnlp_lite.utils.validation import check_fraction, check_id, check_positive_int, is_number
 
 
 def _stateless_shuffle(value, seed):

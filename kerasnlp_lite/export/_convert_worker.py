@@ -11,18 +11,11 @@ def main(argv=None):
     parser.add_argument("--quantize", default=None)
     args = parser.parse_args(argv)
 
-    from kerasnlp_lite.export.tflite import FlexOpError, convert_keras_model
+    from kerasnlp_lite.export.tflite import convert_keras_model, write_conversion
     from kerasnlp_lite.saving import load_model  # registers every library class first
 
     model = load_model(args.keras_path)
-    try:
-        content = convert_keras_model(model, quantize=args.quantize)
-    except FlexOpError as error:
-        print(f"FlexOpError: {error}", file=sys.stderr)
-        return 3
-    with open(args.tflite_path, "wb") as f:
-        f.write(content)
-    return 0
+    return write_conversion(lambda: convert_keras_model(model, quantize=args.quantize), args.tflite_path)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Child process of `export_tflite`: a SavedModel directory in, a `.tflite` file out.
 
 The TFLite converter leaks memory across conversions (see shared NOTES), so
-`kerasnlp_lite.export.api` writes the SavedModel in the parent and converts
-it here, in a fresh process. On failure the child writes `<tflite>.error.json`
-(`type`, `message`, `ops`, `locations`) so the parent can raise the same
-error with the op and layer names.
+`export_tflite` writes the SavedModel in the parent and converts it here, in
+a fresh process (started by `tflite.convert_saved_model_in_child`). On
+failure the child writes `<tflite>.error.json` (`type`, `message`, `ops`,
+`locations`) so the parent can raise the same error with the op and layer
+names.
 
 Usage: python -m kerasnlp_lite.export._export_worker SAVED_MODEL TFLITE
            --signatures serving_default,classify [--quantize int8]
@@ -12,7 +13,6 @@ Usage: python -m kerasnlp_lite.export._export_worker SAVED_MODEL TFLITE
 """
 
 import argparse
-import json
 import sys
 
 
@@ -51,24 +51,16 @@ def main(argv=None):
     parser.add_argument("--tftext", action="store_true")
     args = parser.parse_args(argv)
 
-    from kerasnlp_lite.export.tflite import FlexOpError
+    from kerasnlp_lite.export.tflite import write_conversion
 
     representative = None
     if args.representative:
         representative = _read_samples(args.representative)
-    error_path = args.tflite_path + ".error.json"
-    try:
-        content = convert(
-            args.saved_model_dir, args.signatures.split(","), args.quantize, representative, args.tftext
-        )
-    except FlexOpError as error:
-        with open(error_path, "w") as f:
-            json.dump({"type": "FlexOpError", "message": str(error), "ops": error.ops, "locations": error.locations}, f)
-        print(f"FlexOpError: {error}", file=sys.stderr)
-        return 3
-    with open(args.tflite_path, "wb") as f:
-        f.write(content)
-    return 0
+    return write_conversion(
+        lambda: convert(args.saved_model_dir, args.signatures.split(","), args.quantize, representative, args.tftext),
+        args.tflite_path,
+        error_path=args.tflite_path + ".error.json",
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Child process for `export_causal_lm` and `export_seq2seq_lm`: a `.keras` model (+ tokenizer config) in,
 `.tflite` out.
 
-One conversion per process: the TFLite converter leaks memory.
+The spec (JSON) is written by `tflite.convert_bundle_in_child`. One conversion per process: the TFLite
+converter leaks memory.
 """
 
 import json
@@ -17,15 +18,14 @@ def main(argv=None):
 
     import keras
 
-    from kerasnlp_lite.export.generation import build_generation_archive
-    from kerasnlp_lite.export.tflite import FlexOpError, convert_saved_model
+    from kerasnlp_lite.export.tflite import convert_saved_model, write_conversion
     from kerasnlp_lite.saving import load_model  # registers every library class first
 
     model = load_model(spec["keras_path"])
     tokenizer = None
     if spec["tokenizer"] is not None:
         tokenizer = keras.saving.deserialize_keras_object(spec["tokenizer"])
-    if spec.get("kind") == "seq2seq":
+    if spec["kind"] == "seq2seq":
         from kerasnlp_lite.export.seq2seq import build_seq2seq_archive
 
         archive, signatures = build_seq2seq_archive(
@@ -37,7 +37,9 @@ def main(argv=None):
             max_stop_tokens=spec["max_stop_tokens"],
         )
     else:
-        archive, signatures = build_generation_archive(
+        from kerasnlp_lite.export.lm_bundle import build_causal_lm_archive
+
+        archive, signatures = build_causal_lm_archive(
             model,
             spec["max_length"],
             tokenizer=tokenizer,
@@ -48,19 +50,12 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         saved_model_dir = os.path.join(tmp, "saved_model")
         archive.write_out(saved_model_dir, verbose=False)
-        try:
-            content = convert_saved_model(
-                saved_model_dir,
-                signature_keys=signatures,
-                quantize=spec["quantize"],
-                allow_tftext_ops=tokenizer is not None,
-            )
-        except FlexOpError as error:
-            print(f"FlexOpError: {error}", file=sys.stderr)
-            return 3
-    with open(spec["tflite_path"], "wb") as f:
-        f.write(content)
-    return 0
+        return write_conversion(
+            lambda: convert_saved_model(
+                saved_model_dir, signature_keys=signatures, quantize=spec["quantize"], allow_tftext_ops=tokenizer is not None
+            ),
+            spec["tflite_path"],
+        )
 
 
 if __name__ == "__main__":

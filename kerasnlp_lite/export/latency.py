@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from kerasnlp_lite.export.generation import cache_names
+from kerasnlp_lite.export.format import DECODE, PREFILL, cache_names
 
 
 def decode_latency_ms(runner, prompt_ids, steps=16, warmup=2):
@@ -29,7 +29,7 @@ def decode_latency_ms(runner, prompt_ids, steps=16, warmup=2):
         )
     padded = np.zeros((1, runner.max_length), np.int32)
     padded[0, : prompt.size] = prompt
-    out = runner.run("prefill", token_ids=padded, length=np.array([prompt.size], np.int32))
+    out = runner.run(PREFILL, token_ids=padded, length=np.array([prompt.size], np.int32))
     names = cache_names(runner.metadata["num_layers"])
     times = []
     for step in range(warmup + steps):
@@ -37,7 +37,7 @@ def decode_latency_ms(runner, prompt_ids, steps=16, warmup=2):
         inputs = {name: out[name] for name in names}
         start = time.perf_counter()
         out = runner.run(
-            "decode", token_id=np.array([[token]], np.int32), cache_index=np.array([prompt.size + step], np.int32),
+            DECODE, token_id=np.array([[token]], np.int32), cache_index=np.array([prompt.size + step], np.int32),
             **inputs,
         )
         if step >= warmup:

@@ -5,11 +5,11 @@ inputs against the signatures with messages that say what to change, and
 offers task helpers:
 
 - `generate(text_or_ids, max_new_tokens, ...)` for a generation bundle
-  (`kerasnlp_lite.export.generation`): greedy or top-k, through the single
+  (`kerasnlp_lite.export.lm_bundle`): greedy or top-k, through the single
   `generate` signature or a Python loop over `prefill` / `decode`; greedy
   tokens are the same both ways and equal `CausalLM.generate`'s.
 - `classify(texts)` / `embed(texts)` for string-in encoder exports
-  (`kerasnlp_lite.export.api`): signature `classify` (input `text`, a string
+  (`export_tflite`, kerasnlp_lite.export.encoder_archive): signature `classify` (input `text`, a string
   `[]` or `[1]`, output `logits`) and `embed` (input `text`, output
   `embeddings`), batch size 1, so texts run one at a time.
 """
@@ -18,16 +18,32 @@ import os
 
 import numpy as np
 
-from kerasnlp_lite.export.generation import WH_MODULI, WH_MULTIPLIERS, cache_names, read_metadata
-from kerasnlp_lite.export.tflite import FlexOpError, make_interpreter, tflite_op_names
+from kerasnlp_lite.export.format import (
+    DECODE,
+    DETOKENIZE,
+    GENERATE,
+    PREFILL,
+    TOKENIZE,
+    WH_MODULI,
+    WH_MULTIPLIERS,
+    cache_names,
+    read_metadata,
+)
+from kerasnlp_lite.export.tflite import check_no_flex_ops, make_interpreter, tflite_op_names
 from kerasnlp_lite.generation.decode import as_text
 from kerasnlp_lite.utils.validation import check_stop_token_ids, is_int
 
 _DTYPE_KINDS = {"i": "integer", "u": "integer", "f": "float", "b": "bool", "S": "string", "O": "string", "U": "string"}
 
 
+# On-device top-k sampling, replayed in numpy for `generate(..., use_generate_signature=False)`. This is an
+# exact mirror of `_seed_state` / `_next_uniform` / `_sample` in bundle_signatures.py, which run inside the
+# file's `generate` signature: same seed, same tokens. Change one, change the other
+# (`test_top_k_is_valid_and_reproducible` in tests/export/test_generation_export.py checks both agree). The
+# Keras samplers (kerasnlp_lite/generation/samplers.py, `TopKSampler`) are the third implementation: the
+# same distribution from TF's random ops, not the same draws.
 class _WichmannHill:
-    """numpy mirror of `generation._seed_state` / `_next_uniform` (same float32 arithmetic)."""
+    """numpy mirror of `bundle_signatures._seed_state` / `_next_uniform` (same float32 arithmetic)."""
 
     def __init__(self, seed):
         m0, m1 = WH_MODULI[0] - 1, WH_MODULI[1] - 1
@@ -42,7 +58,7 @@ class _WichmannHill:
 
 
 def _sample(logits, top_k, temperature, rng):
-    """numpy mirror of `generation._sample` for one row of logits `[V]`."""
+    """numpy mirror of `bundle_signatures._sample` for one row of logits `[V]`."""
     greedy = int(np.argmax(logits))
     u = rng.uniform()  # advanced every step, as in the graph
     if top_k <= 1:
@@ -78,9 +94,7 @@ class LiteRunner:
                 content = f.read()
         self.ops = tflite_op_names(content)
         self.custom_ops = sorted({op for op in self.ops if not op.isupper()})
-        flex = [op for op in self.custom_ops if op.startswith("Flex")]
-        if flex:
-            raise FlexOpError(f"The model needs Flex ops {flex}, which LiteRT 2.x cannot run: re-export it.", ops=flex)
+        check_no_flex_ops(self.ops, "The model")
         self.metadata = read_metadata(content)
         self.num_threads = num_threads
         self._interpreter = make_interpreter(
@@ -127,7 +141,7 @@ class LiteRunner:
                 f"(missing {sorted(set(expected) - set(inputs))}, unexpected {sorted(set(inputs) - set(expected))})."
             )
         feed = {name: self._check_input(signature, name, value, expected[name]) for name, value in inputs.items()}
-        if signature == "decode" and "cache_index" in feed:
+        if signature == DECODE and "cache_index" in feed:
             # Out of range, the kernel fails with "Invalid begin and size" in a SLICE node.
             index, length = int(feed["cache_index"].reshape(-1)[0]), self.max_length
             if not 0 <= index < length:
@@ -166,21 +180,21 @@ class LiteRunner:
     def tokenize(self, text):
         """One string -> int32 ids `[T]` through the file's `tokenize` signature ("" gives no ids)."""
         if text in ("", b""):
-            self._require("tokenize")
+            self._require(TOKENIZE)
             return np.zeros([0], np.int32)  # see `_check_input`: b"" cannot reach the model intact
-        return self.run("tokenize", text=text)["token_ids"]
+        return self.run(TOKENIZE, text=text)["token_ids"]
 
     def detokenize(self, token_ids):
         """int ids `[T]` -> str through the file's `detokenize` signature."""
-        text = self.run("detokenize", token_ids=np.asarray(token_ids, np.int32).reshape(-1))["text"]
+        text = self.run(DETOKENIZE, token_ids=np.asarray(token_ids, np.int32).reshape(-1))["text"]
         return as_text(text)
 
     # --- generation -----------------------------------------------------------
     @property
     def max_length(self):
         """L, the exported maximum sequence length (prompt + generated)."""
-        self._require("prefill")
-        return int(self._signatures["prefill"]["inputs"]["token_ids"]["shape"][1])
+        self._require(PREFILL)
+        return int(self._signatures[PREFILL]["inputs"]["token_ids"]["shape"][1])
 
     def generate(
         self,
@@ -215,7 +229,7 @@ class LiteRunner:
             For a string: the detokenized prompt + continuation (str). For
             ids: int32 `[prompt + generated]` ids.
         """
-        self._require("prefill", "decode")
+        self._require(PREFILL, DECODE)
         is_text = isinstance(text_or_ids, (str, bytes))
         prompt = self.tokenize(text_or_ids) if is_text else np.asarray(text_or_ids)
         if prompt.ndim != 1 or (prompt.size and prompt.dtype.kind not in "iu"):
@@ -246,10 +260,10 @@ class LiteRunner:
         if sampler not in ("greedy", "top_k"):
             raise ValueError(f"`sampler` must be 'greedy' or 'top_k', got {sampler!r}.")
         if use_generate_signature:
-            self._require("generate")
+            self._require(GENERATE)
         if sampler == "greedy":
             return 1
-        vocabulary_size = self._signatures["prefill"]["outputs"]["logits"]["shape"][-1]
+        vocabulary_size = self._signatures[PREFILL]["outputs"]["logits"]["shape"][-1]
         limit = self.metadata.get("max_top_k", vocabulary_size) if use_generate_signature else vocabulary_size
         if not is_int(k) or not 1 <= k <= limit:
             raise ValueError(
@@ -264,14 +278,14 @@ class LiteRunner:
         return int(k)
 
     def _generate_signature(self, prompt, max_new_tokens, top_k, temperature, seed, stops):
-        slots = self._signatures["generate"]["inputs"]["stop_token_ids"]["shape"][1]
+        slots = self._signatures[GENERATE]["inputs"]["stop_token_ids"]["shape"][1]
         if len(stops) > slots:
             raise ValueError(
                 f"The generate signature takes at most {slots} stop tokens, got {len(stops)}: pass fewer, use "
                 "`use_generate_signature=False`, or re-export with a larger `max_stop_tokens`."
             )
         out = self.run(
-            "generate",
+            GENERATE,
             token_ids=self._padded(prompt),
             length=np.array([prompt.size], np.int32),
             max_new_tokens=np.array([max_new_tokens], np.int32),
@@ -284,8 +298,8 @@ class LiteRunner:
 
     def _generate_loop(self, prompt, max_new_tokens, top_k, temperature, seed, stops):
         n = prompt.size
-        out = self.run("prefill", token_ids=self._padded(prompt), length=np.array([n], np.int32))
-        names = cache_names(sum(name.startswith("key_cache_") for name in self._signatures["decode"]["inputs"]))
+        out = self.run(PREFILL, token_ids=self._padded(prompt), length=np.array([n], np.int32))
+        names = cache_names(sum(name.startswith("key_cache_") for name in self._signatures[DECODE]["inputs"]))
         rng = _WichmannHill(int(seed))
         generated = []
         for step in range(max_new_tokens):
@@ -295,7 +309,7 @@ class LiteRunner:
                 break
             caches = {name: out[name] for name in names}
             out = self.run(
-                "decode",
+                DECODE,
                 token_id=np.array([[token]], np.int32),
                 cache_index=np.array([n + step], np.int32),
                 **caches,

@@ -16,25 +16,26 @@ exported decoder `max_length`, start token included):
   `[1, N, L, H]` (rank 4: strided slices above rank 5 need Flex).
 - `tokenize` / `detokenize` (with a tokenizer): as `export_causal_lm`'s.
 
-Sampling uses the same Wichmann-Hill generator as `export_causal_lm`.
-Conversion runs in a child process (the converter leaks memory), from a
-SavedModel written by `keras.export.ExportArchive`.
+Sampling uses the same Wichmann-Hill generator as `export_causal_lm`
+(bundle_signatures.py). Conversion runs in a child process (the converter
+leaks memory, `_generation_worker`), from a SavedModel written by
+`keras.export.ExportArchive`.
 """
 
 import os
 
 import numpy as np
 
-from kerasnlp_lite.export.generation import (
+from kerasnlp_lite.export.bundle_signatures import (
     add_text_endpoints,
-    convert_in_worker,
+    bundle_tokenizer,
     sampling_input_specs,
     sampling_while_loop,
 )
+from kerasnlp_lite.export.format import GENERATE, SEQ2SEQ_LM_FORMAT, bundle_metadata, check_quantization
+from kerasnlp_lite.export.tflite import convert_bundle_in_child
+from kerasnlp_lite.export.verify import check_and_write_bundle
 from kerasnlp_lite.utils.validation import is_int
-
-FORMAT = "kerasnlp_lite.seq2seq_lm/1"
-QUANTIZE_MODES = (None, "float16", "dynamic_int8")
 
 
 def build_seq2seq_archive(model, max_length, max_source_length, tokenizer=None, max_top_k=40, max_stop_tokens=4):
@@ -78,8 +79,8 @@ def build_seq2seq_archive(model, max_length, max_source_length, tokenizer=None, 
         "encoder_length": int_spec((1,), "encoder_length"),
         **sampling_input_specs(max_stop_tokens),
     }
-    archive.add_endpoint("generate", generate, input_signature=[spec])
-    signatures = ["generate"]
+    archive.add_endpoint(GENERATE, generate, input_signature=[spec])
+    signatures = [GENERATE]
     signatures += add_text_endpoints(archive, tokenizer)
     return archive, signatures
 
@@ -98,8 +99,7 @@ def _check_args(model, max_length, max_source_length, quantize, max_top_k, max_s
             f"`max_length`={max_length} / `max_source_length`={max_source_length} exceed the backbone's "
             f"max_sequence_length={limit}."
         )
-    if quantize not in QUANTIZE_MODES:
-        raise ValueError(f"`quantize` must be one of {QUANTIZE_MODES}, got {quantize!r}.")
+    check_quantization(quantize, calibrated=False)
 
 
 def export_seq2seq_lm(
@@ -122,58 +122,34 @@ def export_seq2seq_lm(
         max_source_length: S, the longest source the file takes.
         tokenizer: a tf-text-backed tokenizer for `tokenize` / `detokenize`;
             defaults to the preprocessor's tokenizer, if any; False for none.
-        quantize: None, "float16" or "dynamic_int8".
+        quantize: None, "float16" or "dynamic_int8" (`format.UNCALIBRATED_QUANTIZATION_MODES`).
         max_top_k: the largest `top_k` of the `generate` signature.
         max_stop_tokens: K, slots of `stop_token_ids`.
         timeout: seconds for the conversion child process.
 
     Returns:
-        A report dict: `path`, `size_bytes`, `ops`, `custom_ops`,
-        `signatures`, `metadata`.
+        A `TFLiteExportReport` (verify.py): `path`, `size_bytes`, `quantize`,
+        `ops`, `custom_ops`, `signatures` (`LiteRunner.signatures`), `metadata`.
 
     Raises:
         FlexOpError: when some op is neither a builtin nor a tf-text op.
     """
-    import keras
-
     _check_args(model, max_length, max_source_length, quantize, max_top_k, max_stop_tokens)
-    if tokenizer is None and getattr(model, "preprocessor", None) is not None:
-        tokenizer = getattr(model.preprocessor, "tokenizer", None)
-    elif tokenizer is False:
-        tokenizer = None
+    tokenizer = bundle_tokenizer(model, tokenizer)
     path = os.fspath(path)
-    metadata = {
-        "format": FORMAT,
-        "max_length": int(max_length),
-        "max_source_length": int(max_source_length),
-        "decoder_start_token_id": int(model.decoder_start_token_id),
-        "end_token_id": int(model.end_token_id),
-        "encoder_start_token_id": getattr(model.preprocessor, "encoder_start_token_id", None),
-        "max_top_k": min(int(max_top_k), int(model.backbone.decoder_vocabulary_size)),
-        "max_stop_tokens": int(max_stop_tokens),
-        "quantize": quantize,
-        "batch_size": 1,
-    }
-    spec = {
-        "kind": "seq2seq",
-        "tokenizer": keras.saving.serialize_keras_object(tokenizer) if tokenizer is not None else None,
-        "max_length": int(max_length),
-        "max_source_length": int(max_source_length),
-        "quantize": quantize,
-        "max_top_k": int(max_top_k),
-        "max_stop_tokens": int(max_stop_tokens),
-    }
-    content, op_names = convert_in_worker(model, spec, metadata, path, timeout, "Seq2SeqLM")
-    from kerasnlp_lite.export.runner import LiteRunner
-
-    return {
-        "path": path,
-        "size_bytes": len(content),
-        "ops": sorted(set(op_names)),
-        "custom_ops": sorted({op for op in op_names if not op.isupper()}),
-        "signatures": LiteRunner(content).signatures,
-        "metadata": metadata,
-    }
+    metadata = bundle_metadata(
+        SEQ2SEQ_LM_FORMAT, max_length, model.backbone.decoder_vocabulary_size, max_top_k, max_stop_tokens, quantize,
+        max_source_length=int(max_source_length),
+        decoder_start_token_id=int(model.decoder_start_token_id),
+        end_token_id=int(model.end_token_id),
+        encoder_start_token_id=getattr(model.preprocessor, "encoder_start_token_id", None),
+    )
+    content = convert_bundle_in_child(
+        model, tokenizer, timeout, "Seq2SeqLM",
+        kind="seq2seq", max_length=int(max_length), max_source_length=int(max_source_length), quantize=quantize,
+        max_top_k=int(max_top_k), max_stop_tokens=int(max_stop_tokens),
+    )
+    return check_and_write_bundle(content, metadata, path)[1]
 
 
 def run_seq2seq_generate(runner, source_ids, max_new_tokens, stop_token_ids=(), top_k=1, temperature=1.0, seed=0):
@@ -185,7 +161,7 @@ def run_seq2seq_generate(runner, source_ids, max_new_tokens, stop_token_ids=(), 
         max_new_tokens: tokens to generate at most.
         stop_token_ids: up to `max_stop_tokens` ids that end the loop.
     """
-    spec = runner.signatures["generate"]["inputs"]
+    spec = runner.signatures[GENERATE]["inputs"]
     source_cap = spec["encoder_token_ids"]["shape"][1]
     slots = spec["stop_token_ids"]["shape"][1]
     source = list(source_ids)
@@ -195,7 +171,7 @@ def run_seq2seq_generate(runner, source_ids, max_new_tokens, stop_token_ids=(), 
     if len(stops) > slots:
         raise ValueError(f"At most {slots} `stop_token_ids` (the exported max_stop_tokens), got {len(stops)}.")
     outputs = runner.run(
-        "generate",
+        GENERATE,
         encoder_token_ids=np.array([source + [0] * (source_cap - len(source))], np.int32),
         encoder_length=np.array([len(source)], np.int32),
         max_new_tokens=np.array([max_new_tokens], np.int32),

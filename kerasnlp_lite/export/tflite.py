@@ -7,8 +7,13 @@ Keras model with `keras.export.ExportArchive` (via `model.export`), then
 
 Flex (TF Select) ops are never enabled: LiteRT 2.x cannot run Flex ops, so a
 model that needs one is a bug to fix, reported here with the op's name.
+
+The converter leaks memory across conversions (see shared NOTES): the
+exports convert in a child process (`_convert_worker`, `_export_worker`,
+`_generation_worker`), started by the `*_in_child` functions at the end.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -17,7 +22,7 @@ import tempfile
 
 import numpy as np
 
-QUANTIZE_MODES = (None, "float16", "dynamic_int8", "int8")
+from kerasnlp_lite.export.format import check_quantization
 
 
 class FlexOpError(RuntimeError):
@@ -53,6 +58,32 @@ def is_tftext_op(op):
     return op in TFTEXT_TFLITE_OPS or op.startswith("TFText>")
 
 
+def check_no_flex_ops(op_names, source):
+    """Raises FlexOpError when some op is a Flex (TF Select) op; `source` names the file in the message."""
+    flex = sorted({op for op in op_names if op.startswith("Flex")})
+    if flex:
+        raise FlexOpError(f"{source} needs Flex ops {flex}, which LiteRT 2.x cannot run: replace them with builtin ops.", ops=flex)
+
+
+def check_ops(op_names, source, tftext=True):
+    """Raises FlexOpError unless every op is a TFLite builtin or (with `tftext`) a tf-text custom op.
+
+    With custom ops allowed (tf-text's tokenizers), the converter turns any TF
+    op it cannot lower into a custom op of the same name instead of failing:
+    those are refused here.
+    """
+    check_no_flex_ops(op_names, source)
+    foreign = sorted({op for op in op_names if not op.isupper() and not (tftext and is_tftext_op(op))})
+    if foreign:
+        raise FlexOpError(
+            f"{source} has custom op(s) {foreign} that neither TFLite's builtins nor tf-text implement (a TF op "
+            "the converter could not lower: often its dtype, e.g. int64 sums, or a slice of rank > 5, a loop variable "
+            "without a static shape, a dynamic TensorArray): LiteRT cannot run it. Rewrite that op (cast to int32 / "
+            "float32, keep ranks <= 5) in the layer that uses it.",
+            ops=foreign,
+        )
+
+
 def _unsupported_ops(error_text):
     """(op names, layer scopes) of the ops the converter could not lower."""
     ops = []
@@ -64,13 +95,6 @@ def _unsupported_ops(error_text):
     ops = sorted(set(ops))
     scopes = sorted({scope for op, scope in locations if op in ops and not scope.startswith("PartitionedCall")})
     return ops, scopes
-
-
-def _check_quantize(quantize, representative_data):
-    if quantize not in QUANTIZE_MODES:
-        raise ValueError(f"`quantize` must be one of {QUANTIZE_MODES}, got {quantize!r}.")
-    if quantize == "int8" and representative_data is None:
-        raise ValueError("`quantize='int8'` needs `representative_data` (a list of input dicts).")
 
 
 def convert_saved_model(
@@ -85,7 +109,7 @@ def convert_saved_model(
     Args:
         saved_model_dir: path of the SavedModel.
         signature_keys: signatures to convert; default all.
-        quantize: None, "float16", "dynamic_int8" or "int8".
+        quantize: one of `format.QUANTIZATION_MODES`.
         representative_data: for "int8": a list of dicts of numpy inputs (one
             signature), or of `(signature_key, inputs dict)` pairs (several).
         allow_tftext_ops: allow tf-text's TFLite custom ops (tokenizers).
@@ -95,7 +119,7 @@ def convert_saved_model(
     """
     import tensorflow as tf
 
-    _check_quantize(quantize, representative_data)
+    check_quantization(quantize, representative_data)
     if allow_tftext_ops:
         import tensorflow_text  # registers tf-text's TF ops, so the SavedModel loads
 
@@ -142,10 +166,7 @@ def convert_saved_model(
             ops=ops,
             locations=scopes,
         ) from error
-    ops = tflite_op_names(content)
-    flex = sorted({op for op in ops if op.startswith("Flex")})
-    if flex:
-        raise FlexOpError(f"The converted model needs Flex ops {flex}, which LiteRT 2.x cannot run.", ops=flex)
+    check_no_flex_ops(tflite_op_names(content), "The converted model")
     return content
 
 
@@ -159,27 +180,6 @@ def convert_keras_model(model, **kwargs):
         saved_model_dir = os.path.join(tmp, "saved_model")
         model.export(saved_model_dir, format="tf_saved_model", verbose=False)
         return convert_saved_model(saved_model_dir, signature_keys=["serving_default"], **kwargs)
-
-
-def convert_in_subprocess(keras_path, tflite_path, quantize=None, timeout=600):
-    """Converts a `.keras` file to a `.tflite` file in a fresh Python process.
-
-    The TFLite converter leaks memory across conversions, so each conversion
-    gets its own process. Raises FlexOpError or RuntimeError with the
-    child's message.
-    """
-    _check_quantize(quantize, representative_data=None if quantize != "int8" else [])
-    command = [sys.executable, "-m", "kerasnlp_lite.export._convert_worker", keras_path, tflite_path]
-    if quantize:
-        command += ["--quantize", quantize]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
-    if result.returncode != 0:
-        message = result.stderr.strip().splitlines()
-        tail = "\n".join(message[-30:])
-        error = FlexOpError if "FlexOpError" in result.stderr else RuntimeError
-        raise error(f"TFLite conversion of {keras_path} failed:\n{tail}")
-    return tflite_path
 
 
 def tflite_op_names(model_content):
@@ -233,3 +233,120 @@ def run_tflite(model_content, inputs, signature_key=None, tftext_ops=False):
     if set(inputs) != expected:
         raise ValueError(f"Signature {signature_key!r} takes inputs {sorted(expected)}, got {sorted(inputs)}.")
     return runner(**{name: np.asarray(value) for name, value in inputs.items()})
+
+
+# --- conversion in a child process ----------------------------------------------
+def _run_worker(module, args, timeout, what, error_path=None):
+    """Runs `python -m kerasnlp_lite.export.<module> args`; raises FlexOpError or RuntimeError with its message.
+
+    A worker that writes `error_path` (JSON `message`, `ops`, `locations`) on a
+    FlexOpError gets it raised here with the op and layer names.
+    """
+    command = [sys.executable, "-m", f"kerasnlp_lite.export.{module}", *args]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    if error_path is not None and os.path.exists(error_path):
+        with open(error_path) as f:
+            error = json.load(f)
+        os.remove(error_path)
+        raise FlexOpError(error["message"], ops=error["ops"], locations=error["locations"])
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-30:])
+        error = FlexOpError if "FlexOpError" in result.stderr else RuntimeError
+        raise error(f"TFLite conversion of {what} failed:\n{tail}")
+
+
+def write_conversion(convert, tflite_path, error_path=None):
+    """The end of a worker: writes the bytes `convert()` returns and gives exit code 0, or reports its
+    FlexOpError on stderr (and as JSON in `error_path`, if given) and gives 3."""
+    try:
+        content = convert()
+    except FlexOpError as error:
+        if error_path is not None:
+            with open(error_path, "w") as f:
+                json.dump({"type": "FlexOpError", "message": str(error), "ops": error.ops, "locations": error.locations}, f)
+        print(f"FlexOpError: {error}", file=sys.stderr)
+        return 3
+    with open(tflite_path, "wb") as f:
+        f.write(content)
+    return 0
+
+
+def convert_in_subprocess(keras_path, tflite_path, quantize=None, timeout=600):
+    """Converts a `.keras` file to a `.tflite` file in a fresh Python process.
+
+    The TFLite converter leaks memory across conversions, so each conversion
+    gets its own process. Raises FlexOpError or RuntimeError with the
+    child's message.
+    """
+    check_quantization(quantize)
+    args = [keras_path, tflite_path] + (["--quantize", quantize] if quantize else [])
+    _run_worker("_convert_worker", args, timeout, keras_path)
+    return tflite_path
+
+
+def convert_saved_model_in_child(saved_model_dir, tflite_path, signatures, quantize, representative, tftext, timeout):
+    """`convert_saved_model` in `_export_worker`: writes `tflite_path`.
+
+    Args:
+        representative: for "int8", a list of `(signature_key, {input name: array})`.
+        tftext: allow tf-text's custom ops (string signatures).
+    """
+    args = [saved_model_dir, tflite_path, "--signatures", ",".join(signatures)]
+    if quantize:
+        args += ["--quantize", quantize]
+    if tftext:
+        args.append("--tftext")
+    with tempfile.TemporaryDirectory() as tmp:
+        if representative is not None:
+            # npz of plain arrays (no pickles, even between our own processes).
+            samples_path = os.path.join(tmp, "representative.npz")
+            np.savez(samples_path, **{
+                f"{i}|{signature}|{name}": _plain_array(value)
+                for i, (signature, inputs) in enumerate(representative)
+                for name, value in inputs.items()
+            })
+            args += ["--representative", samples_path]
+        _run_worker("_export_worker", args, timeout, saved_model_dir, error_path=tflite_path + ".error.json")
+
+
+def _plain_array(value):
+    """numpy array without Python objects: strings become fixed-width UTF-8 bytes (dtype S)."""
+    array = np.asarray(value)
+    if array.dtype == object or array.dtype.kind == "U":
+        items = [v if isinstance(v, bytes) else str(v).encode("utf-8") for v in array.reshape(-1).tolist()]
+        array = np.array(items, dtype=bytes).reshape(array.shape)
+    return array
+
+
+def convert_bundle_in_child(model, tokenizer, timeout, what, **spec):
+    """A generation bundle's TFLite bytes, built and converted in `_generation_worker`.
+
+    Args:
+        model: the `CausalLM` or `Seq2SeqLM`, saved for the child. A LoRA model
+            is saved merged (`merge_lora`): plain kernels, no per-step A @ B in
+            the file.
+        tokenizer: the tokenizer of the text signatures, or None.
+        what: the model, for error messages.
+        **spec: the builder's arguments, read by the worker: `kind`
+            ("causal_lm" or "seq2seq"), `max_length`, `quantize`, ...
+    """
+    import keras
+
+    from kerasnlp_lite.models.backbone import has_lora, merge_lora
+
+    with tempfile.TemporaryDirectory() as tmp:
+        keras_path = os.path.join(tmp, "model.keras")
+        (merge_lora(model) if has_lora(model) else model).save(keras_path)
+        spec = dict(
+            spec,
+            tokenizer=keras.saving.serialize_keras_object(tokenizer) if tokenizer is not None else None,
+            keras_path=keras_path,
+            tflite_path=os.path.join(tmp, "model.tflite"),
+        )
+        spec_path = os.path.join(tmp, "spec.json")
+        with open(spec_path, "w") as f:
+            json.dump(spec, f)
+        _run_worker("_generation_worker", [spec_path], timeout, f"the {what}")
+        with open(spec["tflite_path"], "rb") as f:
+            return f.read()

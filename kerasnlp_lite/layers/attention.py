@@ -10,8 +10,7 @@ import keras
 from keras import ops
 
 from kerasnlp_lite.layers.masks import _check_broadcastable_to
-from kerasnlp_lite.utils.validation import check_float_dtype, check_rank, check_rate, dtype_name
-from kerasnlp_lite.utils.validation import as_bool_mask
+from kerasnlp_lite.utils.validation import as_bool_mask, check_float_dtype, check_rank, check_rate, dtype_name
 
 # Masked logits are set this far *below the row's smallest logit*: a finite
 # value, because -inf gives NaN for fully masked rows and -1e9 wrecks int8

@@ -4,7 +4,14 @@ import keras
 
 from kerasnlp_lite.layers.activations import get_activation
 from kerasnlp_lite.layers.multi_head_attention import check_can_enable_lora, check_lora_arguments
-from kerasnlp_lite.utils.validation import check_float_dtype, check_positive_int, check_rank, check_rate, output_initializer, fresh_initializer
+from kerasnlp_lite.utils.validation import (
+    check_float_dtype,
+    check_positive_int,
+    check_rank,
+    check_rate,
+    fresh_initializer,
+    output_initializer,
+)
 
 
 class _LoRADense(keras.layers.Dense):

@@ -25,7 +25,6 @@ from kerasnlp_lite.utils.validation import (
     output_initializer,
 )
 
-
 # The four projections that get LoRA, with the number of leading kernel axes that
 # index the input: q/k/v kernels are [D, N, H] (input D), the output kernel is
 # [N, V, D] (input N*V).

@@ -3,7 +3,12 @@
 import keras
 from keras import ops
 
-from kerasnlp_lite.utils.validation import check_positive_int, check_rank, check_static_position_range, fresh_initializer
+from kerasnlp_lite.utils.validation import (
+    check_positive_int,
+    check_rank,
+    check_static_position_range,
+    fresh_initializer,
+)
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")

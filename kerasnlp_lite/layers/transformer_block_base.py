@@ -6,7 +6,6 @@ from kerasnlp_lite.layers.feed_forward import FeedForward
 from kerasnlp_lite.layers.multi_head_attention import MultiHeadAttention
 from kerasnlp_lite.utils.validation import check_positive_int, check_rate, output_initializer
 
-
 NORMALIZATIONS = ("layer_norm", "rms_norm")
 
 

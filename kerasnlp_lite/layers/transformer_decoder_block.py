@@ -6,7 +6,7 @@ length, D = hidden_dim, N = heads, H = head size.
 
 import keras
 
-from kerasnlp_lite.layers.masks import merge_masks, padding_mask_to_attention_mask
+from kerasnlp_lite.layers.masks import padding_mask_to_attention_mask
 from kerasnlp_lite.layers.transformer_block_base import TransformerBlockBase
 from kerasnlp_lite.utils.validation import check_float_dtype, check_rank
 

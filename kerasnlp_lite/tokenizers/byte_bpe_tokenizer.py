@@ -30,9 +30,9 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from kerasnlp_lite.tokenizers._byte_level import (  # noqa: F401 (bytes_to_unicode, split_words: public here)
+    bytes_to_unicode,
     read_merges,
     read_vocabulary,
-    bytes_to_unicode,
     split_words,
 )
 from kerasnlp_lite.tokenizers.tokenizer import Tokenizer, check_valid_utf8, to_string_tensor

@@ -55,14 +55,14 @@ def check_float_dtype(tensor, name):
 def check_positive_int(value, name, allow_none=False, minimum=1):
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_int(value):
         raise TypeError(f"`{name}` must be an integer >= {minimum}, got {value!r} ({type(value).__name__}).")
     if value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value}.")
 
 
 def check_rate(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         raise TypeError(f"`{name}` must be a float in [0, 1), got {value!r}.")
     if not 0.0 <= value < 1.0:
         raise ValueError(f"`{name}` must be in [0, 1), got {value}.")

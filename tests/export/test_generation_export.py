@@ -13,7 +13,8 @@ import tensorflow as tf
 
 from kerasnlp_lite.data.corpora import stdlib_sentences
 from kerasnlp_lite.export.latency import decode_latency_ms
-from kerasnlp_lite.export.generation import cache_names, export_causal_lm
+from kerasnlp_lite.export.format import cache_names
+from kerasnlp_lite.export.lm_bundle import export_causal_lm
 from kerasnlp_lite.export.runner import LiteRunner
 from kerasnlp_lite.models.causal_lm import CausalLM
 from kerasnlp_lite.models.gpt.gpt_backbone import GPTBackbone
@@ -53,7 +54,7 @@ def bundle(lm, tmp_path_factory):
     path = tmp_path_factory.mktemp("generation") / "causal_lm.tflite"
     start = time.perf_counter()
     report = export_causal_lm(lm, path, max_length=MAX_LENGTH)
-    print(f"\nfloat32 export {time.perf_counter() - start:.1f} s, {report['size_bytes']} bytes")
+    print(f"\nfloat32 export {time.perf_counter() - start:.1f} s, {report.size_bytes} bytes")
     return report, LiteRunner(str(path), num_threads=1)
 
 
@@ -78,14 +79,14 @@ def _max_diff(a, b):
 
 def test_bundle_has_builtins_and_tftext_ops_only(bundle):
     report, runner = bundle
-    ops = report["ops"]
+    ops = report.ops
     assert not [op for op in ops if op.startswith("Flex")]
     assert all(op.isupper() or op.startswith("TFText>") for op in ops), ops
-    assert report["custom_ops"] == ["TFText>FastSentencepieceDetokenize", "TFText>FastSentencepieceTokenize"]
+    assert report.custom_ops == ["TFText>FastSentencepieceDetokenize", "TFText>FastSentencepieceTokenize"]
     assert "WHILE" in ops and "DYNAMIC_UPDATE_SLICE" in ops
-    assert sorted(report["signatures"]) == ["decode", "detokenize", "generate", "prefill", "tokenize"]
+    assert sorted(report.signatures) == ["decode", "detokenize", "generate", "prefill", "tokenize"]
     cache = {"shape": [1, NUM_HEADS, MAX_LENGTH, HEAD_DIM], "dtype": "float32"}
-    prefill = report["signatures"]["prefill"]
+    prefill = report.signatures["prefill"]
     assert prefill["inputs"] == {
         "token_ids": {"shape": [1, MAX_LENGTH], "dtype": "int32"},
         "length": {"shape": [1], "dtype": "int32"},
@@ -93,17 +94,17 @@ def test_bundle_has_builtins_and_tftext_ops_only(bundle):
     assert prefill["outputs"] == {"logits": {"shape": [1, VOCABULARY_SIZE], "dtype": "float32"}} | {
         name: cache for name in cache_names(NUM_LAYERS)
     }
-    decode = report["signatures"]["decode"]
+    decode = report.signatures["decode"]
     assert set(decode["inputs"]) == {"token_id", "cache_index", *cache_names(NUM_LAYERS)}
     assert decode["outputs"] == prefill["outputs"]
-    assert report["signatures"]["generate"]["outputs"] == {
+    assert report.signatures["generate"]["outputs"] == {
         "token_ids": {"shape": [1, MAX_LENGTH], "dtype": "int32"},
         "length": {"shape": [1], "dtype": "int32"},
     }
-    assert report["metadata"]["max_length"] == MAX_LENGTH == runner.max_length
-    assert report["size_bytes"] == len(open(report["path"], "rb").read())
+    assert report.metadata["max_length"] == MAX_LENGTH == runner.max_length
+    assert report.size_bytes == len(open(report.path, "rb").read())
     # The export's own greedy check against CausalLM.generate.
-    check = report["greedy_check"]
+    check = report.greedy_check
     assert check["equal"] and check["keras"] == check["loop"] == check["generate"], check
 
 
@@ -258,9 +259,9 @@ def test_decode_latency_is_flat_in_prompt_length(bundle):
 def test_dynamic_int8_bundle(lm, bundle, int8_bundle):
     report, runner = bundle
     int8_report, int8_runner = int8_bundle
-    assert not [op for op in int8_report["ops"] if op.startswith("Flex")]
-    assert all(op.isupper() or op.startswith("TFText>") for op in int8_report["ops"])
-    assert int8_report["signatures"] == report["signatures"]
+    assert not [op for op in int8_report.ops if op.startswith("Flex")]
+    assert all(op.isupper() or op.startswith("TFText>") for op in int8_report.ops)
+    assert int8_report.signatures == report.signatures
     agree, total, prompts_equal = 0, 0, 0
     for text in PROMPTS:
         prompt = lm.preprocessor.tokenize(text).numpy()
@@ -277,18 +278,18 @@ def test_dynamic_int8_bundle(lm, bundle, int8_bundle):
     inputs = {"token_ids": padded, "length": np.array([prompt.size], np.int32)}
     diff = _max_diff(runner.run("prefill", **inputs)["logits"], int8_runner.run("prefill", **inputs)["logits"])
     print(
-        f"\ndynamic int8: {int8_report['size_bytes']} bytes (float32 {report['size_bytes']}); greedy tokens agreeing "
+        f"\ndynamic int8: {int8_report.size_bytes} bytes (float32 {report.size_bytes}); greedy tokens agreeing "
         f"{agree}/{total}, prompts identical {prompts_equal}/{len(PROMPTS)}; prefill logits max abs diff {diff:.4f}"
     )
-    assert int8_report["size_bytes"] < report["size_bytes"]
+    assert int8_report.size_bytes < report.size_bytes
     assert diff < 0.5  # a loose sanity bound: quantization noise, not a broken model
 
 
 def test_float16_bundle(lm, bundle, float16_bundle):
     report, runner = bundle
     fp16_report, fp16_runner = float16_bundle
-    assert all(op.isupper() for op in fp16_report["ops"]), fp16_report["ops"]  # no tokenizer: builtins only
-    assert sorted(fp16_report["signatures"]) == ["decode", "generate", "prefill"]
+    assert all(op.isupper() for op in fp16_report.ops), fp16_report.ops  # no tokenizer: builtins only
+    assert sorted(fp16_report.signatures) == ["decode", "generate", "prefill"]
     agree, total = 0, 0
     for text in PROMPTS:
         prompt = lm.preprocessor.tokenize(text).numpy()
@@ -297,5 +298,5 @@ def test_float16_bundle(lm, bundle, float16_bundle):
         assert fp16_ids.tolist() == fp16_runner.generate(prompt, 12, use_generate_signature=False).tolist()
         agree += int(np.sum(float_ids[prompt.size :] == fp16_ids[prompt.size :]))
         total += 12
-    print(f"\nfloat16: {fp16_report['size_bytes']} bytes; greedy tokens agreeing with float32 {agree}/{total}")
+    print(f"\nfloat16: {fp16_report.size_bytes} bytes; greedy tokens agreeing with float32 {agree}/{total}")
     assert agree > total // 2

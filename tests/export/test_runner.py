@@ -37,7 +37,7 @@ def encoder_bundle(tmp_path_factory):
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    # `classify` takes a scalar string, `embed` a [1] batch (as kerasnlp_lite.export.api writes it): both shapes.
+    # `classify` takes a scalar string, `embed` a [1] batch (as `export_tflite` writes it): both shapes.
     scalar, batch = [{"text": tf.TensorSpec((), tf.string, name="text")}], [tf.TensorSpec([1], tf.string, name="text")]
     archive.add_endpoint("classify", lambda inputs: {"logits": model(ids_of(inputs["text"]))["logits"]}, scalar)
     archive.add_endpoint("embed", lambda text: {"embeddings": model(ids_of(text))["embeddings"]}, batch)

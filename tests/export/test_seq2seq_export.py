@@ -25,10 +25,10 @@ def test_t5_text_in_text_out_on_device(tmp_path):
                           intermediate_dim=64, relative_attention_num_buckets=8, relative_attention_max_distance=16)
     lm = Seq2SeqLM(backbone, preprocessor=preprocessor)
     report = export_seq2seq_lm(lm, tmp_path / "t5.tflite", max_length=12, max_source_length=16)
-    assert not [op for op in report["ops"] if op.startswith("Flex")]
-    assert all(is_tftext_op(op) for op in report["custom_ops"]), report["custom_ops"]
-    assert "WHILE" in report["ops"]
-    runner = LiteRunner(report["path"])
+    assert not [op for op in report.ops if op.startswith("Flex")]
+    assert all(is_tftext_op(op) for op in report.custom_ops), report.custom_ops
+    assert "WHILE" in report.ops
+    runner = LiteRunner(report.path)
     assert runner.metadata["format"] == "kerasnlp_lite.seq2seq_lm/1"
     texts = ["copy: a b c", "translate: hello", "copy: x", "translate: the quick brown fox jumps"]
     for text in texts:

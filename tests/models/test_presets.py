@@ -12,7 +12,6 @@ that this count equals a normal build's on small presets.
 
 import math
 
-import keras
 import pytest
 
 from kerasnlp_lite.models import AlbertBackbone, BertBackbone, RobertaBackbone

@@ -9,7 +9,6 @@ import json
 import random
 
 import keras
-import numpy as np
 import pytest
 import tensorflow as tf
 

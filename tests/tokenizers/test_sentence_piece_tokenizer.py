@@ -6,10 +6,8 @@ models, not for BPE models; detokenization agrees for both; the unigram
 tokenizer gives the same ids inside TFLite.
 """
 
-import os
 import random
 import tempfile
-import warnings
 
 import keras
 import numpy as np

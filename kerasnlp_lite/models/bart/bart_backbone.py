@@ -6,9 +6,14 @@ https://arxiv.org/abs/1910.13461
 import keras
 
 from kerasnlp_lite.layers import PositionEmbedding, TokenEmbedding
-from kerasnlp_lite.models.seq2seq.seq2seq_backbone import Embedder, Seq2SeqBackbone, Seq2SeqWiring, make_blocks
 from kerasnlp_lite.models.bart.bart_presets import BART_PRESETS
-from kerasnlp_lite.models.seq2seq.seq2seq_backbone import check_sizes
+from kerasnlp_lite.models.seq2seq.seq2seq_backbone import (
+    Embedder,
+    Seq2SeqBackbone,
+    Seq2SeqWiring,
+    check_sizes,
+    make_blocks,
+)
 
 # fairseq's learned positions start at padding_idx + 1 = 2: position p uses row p + 2.
 POSITION_OFFSET = 2

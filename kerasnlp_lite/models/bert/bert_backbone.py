@@ -5,8 +5,8 @@ import keras
 from kerasnlp_lite.layers import TextEmbedding
 from kerasnlp_lite.models.backbone import Backbone
 from kerasnlp_lite.models.bert.bert_presets import BERT_PRESETS
-from kerasnlp_lite.utils.validation import check_backbone_sizes, check_positive_int
 from kerasnlp_lite.models.encoder_stack import bert_initializer, cls_pooler, encoder_block, first_token
+from kerasnlp_lite.utils.validation import check_backbone_sizes, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")

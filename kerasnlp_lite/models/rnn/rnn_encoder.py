@@ -7,7 +7,13 @@ D = output width (U, or 2U for a bidirectional "concat" stack).
 import keras
 from keras import ops
 
-from kerasnlp_lite.utils.validation import check_float_dtype, check_positive_int, check_rank, check_rate, fresh_initializer
+from kerasnlp_lite.utils.validation import (
+    check_float_dtype,
+    check_positive_int,
+    check_rank,
+    check_rate,
+    fresh_initializer,
+)
 
 RNN_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple": keras.layers.SimpleRNN}
 MERGE_MODES = ("concat", "sum")

@@ -13,9 +13,9 @@ from keras import ops
 
 from kerasnlp_lite.generation.decode import build_seq2seq_generate_function, check_generation_lengths, prepare_prompts
 from kerasnlp_lite.heads.causal_lm_head import CausalLMHead
-from kerasnlp_lite.models.seq2seq.seq2seq_backbone import INPUT_NAMES, check_seq2seq_inputs
 from kerasnlp_lite.models import text_inputs
 from kerasnlp_lite.models.generative_task import GenerativeTask
+from kerasnlp_lite.models.seq2seq.seq2seq_backbone import INPUT_NAMES, check_seq2seq_inputs
 from kerasnlp_lite.utils.validation import check_id, check_ids_in_range
 
 

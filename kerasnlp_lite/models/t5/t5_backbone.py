@@ -6,9 +6,14 @@ https://arxiv.org/abs/1910.10683
 import keras
 
 from kerasnlp_lite.layers import RelativePositionBias, TokenEmbedding
-from kerasnlp_lite.models.seq2seq.seq2seq_backbone import Embedder, Seq2SeqBackbone, Seq2SeqWiring, make_blocks
+from kerasnlp_lite.models.seq2seq.seq2seq_backbone import (
+    Embedder,
+    Seq2SeqBackbone,
+    Seq2SeqWiring,
+    check_sizes,
+    make_blocks,
+)
 from kerasnlp_lite.models.t5.t5_presets import T5_PRESETS
-from kerasnlp_lite.models.seq2seq.seq2seq_backbone import check_sizes
 from kerasnlp_lite.utils.validation import check_positive_int
 
 

@@ -6,7 +6,13 @@ https://arxiv.org/abs/1706.03762
 import keras
 
 from kerasnlp_lite.layers import SinusoidalPositionEncoding, TokenEmbedding
-from kerasnlp_lite.models.seq2seq.seq2seq_backbone import Embedder, Seq2SeqBackbone, Seq2SeqWiring, check_sizes, make_blocks
+from kerasnlp_lite.models.seq2seq.seq2seq_backbone import (
+    Embedder,
+    Seq2SeqBackbone,
+    Seq2SeqWiring,
+    check_sizes,
+    make_blocks,
+)
 from kerasnlp_lite.models.transformer.transformer_presets import TRANSFORMER_PRESETS
 from kerasnlp_lite.utils.validation import check_positive_int
 

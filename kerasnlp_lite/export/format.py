@@ -1,0 +1,118 @@
+"""The on-device contract in one place: quantization modes, signature names, metadata (export/CONTRACT.md).
+
+Every other module of `kerasnlp_lite.export` (and `kerasnlp-lite export`)
+reads these names from here. Importing this module loads neither TensorFlow
+nor LiteRT (nor numpy): the command-line parser uses it.
+"""
+
+import json
+
+# --- quantization -------------------------------------------------------------
+# None: float32. "float16": float16 weights. "dynamic_int8": int8 weights, float activations (the size to
+# ship). "int8": int8 weights and activations, calibrated on representative data.
+QUANTIZATION_MODES = (None, "float16", "dynamic_int8", "int8")
+# The modes that need no representative data: all a generation bundle offers (calibrating int8 activations
+# would need representative KV caches) and all the command line can ask for.
+UNCALIBRATED_QUANTIZATION_MODES = tuple(mode for mode in QUANTIZATION_MODES if mode != "int8")
+
+
+def check_quantization(quantize, representative_data=None, calibrated=True):
+    """Raises ValueError unless `quantize` is a mode the export can write.
+
+    Args:
+        quantize: the mode asked for, one of `QUANTIZATION_MODES`.
+        representative_data: the calibration samples given; "int8" needs them.
+        calibrated: False for a generation bundle, which offers
+            `UNCALIBRATED_QUANTIZATION_MODES` only.
+    """
+    modes = QUANTIZATION_MODES if calibrated else UNCALIBRATED_QUANTIZATION_MODES
+    if quantize not in modes:
+        why = "" if calibrated else " for a generation bundle"
+        note = "" if calibrated else " (full int8 needs representative caches, not supported here)"
+        raise ValueError(f"`quantize` must be one of {modes}{why}, got {quantize!r}{note}.")
+    if quantize == "int8" and representative_data is None:
+        raise ValueError(
+            "`quantize='int8'` calibrates activation ranges and needs `representative_data` (a list of input dicts, "
+            "or of texts for a string-in model); or use quantize='dynamic_int8', which needs none."
+        )
+
+
+# --- signature names ----------------------------------------------------------
+# Encoders, classifiers, embedders (`export_tflite`, `export_saved_model`): the model's own inputs.
+ID_SIGNATURE = "serving_default"
+# task class name -> (string-input signature, its output name). Exact class names: a TokenClassifier (a
+# TextClassifier subclass) has no string signature.
+TEXT_SIGNATURES = {"TextClassifier": ("classify", "logits"), "TextEmbedder": ("embed", "embeddings")}
+# Output name of the id signature for tasks with one output tensor.
+SINGLE_OUTPUT_NAMES = {"TextClassifier": "logits", "TokenClassifier": "logits", "TextEmbedder": "embeddings"}
+
+# Generation bundles (`export_causal_lm`, `export_seq2seq_lm`).
+TOKENIZE, DETOKENIZE = "tokenize", "detokenize"
+PREFILL, DECODE, GENERATE = "prefill", "decode", "generate"
+
+
+def cache_names(num_layers):
+    """`key_cache_0, value_cache_0, key_cache_1, ...`: the cache inputs/outputs in order."""
+    return [f"{kind}_cache_{i}" for i in range(num_layers) for kind in ("key", "value")]
+
+
+# --- on-device sampling -------------------------------------------------------
+# The Wichmann-Hill generator of `generate` (Wichmann & Hill 1982, Applied Statistics 31:188): three LCGs
+# x <- a x mod m; u = frac(sum x / m). int32 multiply and modulo only, so it converts to builtins and takes
+# its seed as an input; `LiteRunner` replays it in numpy.
+WH_MULTIPLIERS = (171, 172, 170)
+WH_MODULI = (30269, 30307, 30323)
+
+# --- metadata -----------------------------------------------------------------
+METADATA_NAME = "kerasnlp_lite"  # the TFLite metadata entry holding the bundle's JSON
+CAUSAL_LM_FORMAT = "kerasnlp_lite.causal_lm/1"
+SEQ2SEQ_LM_FORMAT = "kerasnlp_lite.seq2seq_lm/1"
+
+
+def bundle_metadata(format_name, max_length, top_k_limit, max_top_k, max_stop_tokens, quantize, **fields):
+    """The metadata of a generation bundle: the keys every bundle has, then `fields` (the model kind's own).
+
+    `top_k_limit` is the (decoder) vocabulary size, which bounds `max_top_k`.
+    """
+    return {
+        "format": format_name,
+        "max_length": int(max_length),
+        "max_top_k": min(int(max_top_k), int(top_k_limit)),  # `generate`'s static top-k width
+        "max_stop_tokens": int(max_stop_tokens),
+        "quantize": quantize,
+        "batch_size": 1,
+        **fields,
+    }
+
+
+def add_metadata(content, metadata):
+    """TFLite bytes with a `kerasnlp_lite` metadata entry holding `metadata` as JSON."""
+    import flatbuffers
+    import numpy as np
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(metadata, sort_keys=True).encode(), np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = METADATA_NAME
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or []) if m.name not in (METADATA_NAME, METADATA_NAME.encode())]
+    model.metadata.append(entry)
+    builder = flatbuffers.Builder(len(content) + 4096)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def read_metadata(content):
+    """The `kerasnlp_lite` metadata dict of TFLite bytes, or {} when it has none."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(bytearray(content), 0)
+    for i in range(model.MetadataLength()):
+        entry = model.Metadata(i)
+        if entry.Name() in (METADATA_NAME, METADATA_NAME.encode()):
+            data = model.Buffers(entry.Buffer()).DataAsNumpy()
+            return json.loads(bytes(data).decode())
+    return {}
