@@ -160,8 +160,12 @@ def build_parser():
     export_parser.add_argument("--out", required=True, help="output folder")
     export_parser.add_argument(
         "--max-length", type=int, default=None,
-        help="fixed sequence length of the export (CausalLM: prompt + generated tokens; Seq2SeqLM: source "
-        "tokens and decoder tokens; default: the packer's "
+        help="CausalLM / Seq2SeqLM only: tokens per generated row, the prompt included (Seq2SeqLM: also the "
+        "source length); default: the backbone's max_sequence_length",
+    )
+    export_parser.add_argument(
+        "--sequence-length", type=int, default=None,
+        help="encoder tasks only: the fixed packed length of the file's inputs (default: the packer's "
         "sequence_length, else the backbone's max_sequence_length)",
     )
     parsers = {
@@ -237,8 +241,9 @@ def export(args, parser):
     """`kerasnlp-lite export`: .keras -> .tflite (checked, with a report) or a SavedModel."""
     if not os.path.isfile(args.model) or not args.model.endswith(".keras"):
         parser.error(f"--model must be an existing .keras file, got {args.model!r}")
-    if args.max_length is not None and args.max_length < 1:
-        parser.error("--max-length must be >= 1")
+    for flag, value in (("--max-length", args.max_length), ("--sequence-length", args.sequence_length)):
+        if value is not None and value < 1:
+            parser.error(f"{flag} must be >= 1")
     from kerasnlp_lite.export import export_saved_model, export_tflite
     from kerasnlp_lite.models import CausalLM, Seq2SeqLM
     from kerasnlp_lite.saving import load_model
@@ -254,7 +259,13 @@ def export(args, parser):
         return 0
     path = os.path.join(args.out, name + ".tflite")
     quantize = None if args.quantize == "none" else args.quantize
-    if isinstance(model, (CausalLM, Seq2SeqLM)):
+    generates = isinstance(model, (CausalLM, Seq2SeqLM))
+    if generates and args.sequence_length is not None:
+        parser.error("--sequence-length is for encoder tasks; a CausalLM / Seq2SeqLM takes --max-length")
+    if not generates and args.max_length is not None:
+        parser.error("--max-length is the generation length of a CausalLM / Seq2SeqLM; an encoder task takes "
+                     "--sequence-length")
+    if generates:
         max_length = args.max_length or model.backbone.max_sequence_length
         if max_length is None:
             parser.error("this model has no position limit (T5): pass --max-length")
@@ -264,7 +275,7 @@ def export(args, parser):
         printable["greedy_check"] = report.greedy_check
         print(json.dumps(printable, indent=2, default=str))
         return 0
-    report = export_tflite(model, path, quantize=quantize, max_sequence_length=args.max_length)
+    report = export_tflite(model, path, quantize=quantize, max_sequence_length=args.sequence_length)
     print(report.summary())
     return 0
 

@@ -202,7 +202,7 @@ def test_export_command_writes_a_checked_tflite_file_and_a_saved_model(tmp_path,
     keras_path = str(tmp_path / "classifier.keras")
     classifier.save(keras_path)
     result = _run("export", "--model", keras_path, "--format", "tflite", "--quantize", "dynamic_int8",
-                  "--out", str(tmp_path / "out"), "--max-length", "16")
+                  "--out", str(tmp_path / "out"), "--sequence-length", "16")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "serving_default" in result.stdout and "classify" in result.stdout, result.stdout
     assert "min cosine" in result.stdout, result.stdout
@@ -248,5 +248,5 @@ def test_export_script_is_the_export_command():
         capture_output=True, text=True, timeout=300, env=env,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    for flag in ("--model", "--format", "--quantize", "--out", "--max-length"):
+    for flag in ("--model", "--format", "--quantize", "--out", "--max-length", "--sequence-length"):
         assert flag in result.stdout
