@@ -29,6 +29,7 @@ import math
 import os
 import tempfile
 import threading
+import warnings
 
 import keras
 import numpy as np
@@ -197,13 +198,18 @@ def _functional_model(call, input_data, eager_outputs):
     return model
 
 
-def check_keras_round_trip(model, run, expected, cls=None):
+def check_keras_round_trip(model, run, expected, cls=None, warnings_as_errors=False):
     """Saves `model` to `.keras`, reloads it in safe mode (every library class registered), and checks
-    that `run(reloaded)` gives exactly `expected` (and the class is `cls`, if given). Returns the reloaded model."""
+    that `run(reloaded)` gives exactly `expected` (and the class is `cls`, if given). With
+    `warnings_as_errors`, loading warns of nothing (e.g. Keras' "compile() was not called as part of
+    model loading"). Returns the reloaded model."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.keras")
         model.save(path)
-        revived = load_model(path)
+        with warnings.catch_warnings():
+            if warnings_as_errors:
+                warnings.simplefilter("error")
+            revived = load_model(path)
     if cls is not None:
         assert type(revived) is cls, f"reloaded a {type(revived).__name__}, not a {cls.__name__}"
     restored = run(revived)

@@ -1,5 +1,3 @@
-import warnings
-
 import keras
 import numpy as np
 import pytest
@@ -59,9 +57,7 @@ def test_fit_lowers_the_loss_and_saves():
     x, labels = _batch()
     history = lm.fit(x, labels, epochs=5, verbose=0).history["loss"]
     assert history[-1] < history[0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # e.g. Keras' "compile() was not called as part of model loading"
-        loaded = check_keras_round_trip(lm, lambda model: model(x), lm(x), cls=CausalLM)
+    loaded = check_keras_round_trip(lm, lambda model: model(x), lm(x), cls=CausalLM, warnings_as_errors=True)
     assert loaded.lm_head.token_embedding is loaded.backbone.token_embedding
     # compile() is restored: same loss (masked mean), perplexity metric and optimizer state.
     assert loaded.compiled and loaded.optimizer.iterations.numpy() == lm.optimizer.iterations.numpy()
