@@ -1,4 +1,4 @@
-"""The one shared test helper for every layer (after KerasHub's `run_layer_test`).
+"""The one shared test helper for layers, backbones, tasks and presets (after KerasHub's `test_case.py`).
 
 `run_layer_test` checks, for a layer class and its arguments:
   - every `__init__` keyword argument is stored as an attribute and in
