@@ -1,4 +1,3 @@
-import keras
 import keras_hub
 import numpy as np
 import pytest
@@ -6,7 +5,7 @@ import pytest
 from kerasnlp_lite.layers import FactorizedEmbedding, TokenEmbedding
 from kerasnlp_lite.models import AlbertBackbone, AlbertPretrainer
 from tests.reference_weights import copy_keras_hub_albert
-from tests.test_case import assert_allclose, check_backbone_mixed_precision
+from tests.test_case import assert_allclose, run_backbone_test, run_task_test
 
 rng = np.random.default_rng(0)
 TINY = dict(
@@ -26,25 +25,16 @@ def _inputs(batch=2, length=10, real=(10, 6)):
     }
 
 
-def test_outputs_config_and_keras_round_trip(tmp_path):
-    backbone = AlbertBackbone(**TINY, num_groups=2)
-    data = _inputs()
-    outputs = backbone(data)
-    assert set(outputs) == {"sequence_output", "pooled_output"}
-    assert outputs["sequence_output"].shape == (2, 10, 16) and outputs["pooled_output"].shape == (2, 16)
+def test_backbone_basics():
+    """Outputs, config, `.keras` round trip and mixed precision (see `run_backbone_test`)."""
+    backbone, loaded = run_backbone_test(
+        AlbertBackbone, dict(TINY, num_groups=2), _inputs(), {"sequence_output": (2, 10, 16), "pooled_output": (2, 16)}
+    )
     # The tied table is the E-wide one; the embedding projects E -> H.
     assert isinstance(backbone.embedding.token_embedding, FactorizedEmbedding)
     assert isinstance(backbone.token_embedding, TokenEmbedding) and backbone.token_embedding.hidden_dim == 8
-    config = backbone.get_config()
-    assert {"embedding_dim", "num_groups", "num_inner_repetitions", "activation"} <= set(config)
-    rebuilt = AlbertBackbone.from_config(config)
-    assert rebuilt.get_config() == config
-    path = str(tmp_path / "albert.keras")
-    backbone.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
-    assert isinstance(loaded, AlbertBackbone) and len(loaded.encoder_blocks) == 2
-    for key in outputs:
-        np.testing.assert_array_equal(np.asarray(loaded(data)[key]), np.asarray(outputs[key]))
+    assert {"embedding_dim", "num_groups", "num_inner_repetitions", "activation"} <= set(backbone.get_config())
+    assert len(loaded.encoder_blocks) == 2
 
 
 def test_matches_keras_hub_albert_backbone_with_groups_and_inner_repetitions():
@@ -90,20 +80,16 @@ def test_cross_layer_parameter_sharing():
 
 def test_tied_masked_lm_pretrainer():
     backbone = AlbertBackbone(**TINY)
-    model = AlbertPretrainer(backbone)
     data = dict(_inputs(), mask_positions=np.array([[1, 2, 3]] * 2, "int32"))
-    outputs = model(data)
-    assert outputs["mlm_logits"].shape == (2, 3, 50) and outputs["sop_logits"].shape == (2, 2)
+    labels = {"mlm_logits": np.array([[5, 6, 7]] * 2, "int32"), "sop_logits": np.array([0, 1], "int32")}
+    model, _ = run_task_test(
+        AlbertPretrainer, {"backbone": backbone}, (data, labels), {"mlm_logits": (2, 3, 50), "sop_logits": (2, 2)}
+    )
     assert model.mlm_head.token_embedding is backbone.token_embedding
 
 
-def test_mixed_precision_runs_and_stays_close():
-    check_backbone_mixed_precision(AlbertBackbone, TINY, _inputs())
-
-
-def test_bad_preset_and_arguments():
-    with pytest.raises(ValueError, match="Unknown preset 'albert_huge'"):
-        AlbertBackbone.from_preset("albert_huge")
+def test_bad_arguments():
+    # An unknown preset: `run_preset_test` in test_presets.py.
     with pytest.raises(ValueError, match="divisible by `num_groups`, got num_layers=4 and num_groups=3"):
         AlbertBackbone(**TINY, num_groups=3)
     with pytest.raises(ValueError, match="`num_groups` must be an integer >= 1"):

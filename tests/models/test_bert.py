@@ -1,11 +1,10 @@
-import keras
 import keras_hub
 import numpy as np
 import pytest
 
 from kerasnlp_lite.models import BertBackbone
 from tests.reference_weights import copy_keras_hub_bert, copy_model_garden_bert
-from tests.test_case import assert_allclose, check_backbone_mixed_precision
+from tests.test_case import assert_allclose, run_backbone_test
 
 rng = np.random.default_rng(0)
 TINY = dict(vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=12)
@@ -22,20 +21,9 @@ def _inputs(batch=2, length=10, real=(10, 6)):
     }
 
 
-def test_outputs_config_and_keras_round_trip(tmp_path):
-    backbone = BertBackbone(**TINY)
-    data = _inputs()
-    outputs = backbone(data)
-    assert set(outputs) == {"sequence_output", "pooled_output"}
-    assert outputs["sequence_output"].shape == (2, 10, 16) and outputs["pooled_output"].shape == (2, 16)
-    rebuilt = BertBackbone.from_config(backbone.get_config())
-    assert rebuilt.get_config() == backbone.get_config()
-    path = str(tmp_path / "bert.keras")
-    backbone.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
-    assert isinstance(loaded, BertBackbone)
-    for key in outputs:
-        np.testing.assert_array_equal(np.asarray(loaded(data)[key]), np.asarray(outputs[key]))
+def test_backbone_basics():
+    """Outputs, config, `.keras` round trip and mixed precision (see `run_backbone_test`)."""
+    run_backbone_test(BertBackbone, TINY, _inputs(), {"sequence_output": (2, 10, 16), "pooled_output": (2, 16)})
 
 
 def test_matches_keras_hub_bert_backbone():
@@ -76,12 +64,7 @@ def test_matches_model_garden_bert_encoder_v2():
         )
 
 
-def test_mixed_precision_runs_and_stays_close():
-    check_backbone_mixed_precision(BertBackbone, TINY, _inputs())
-
-
-def test_bad_preset_and_arguments():
-    with pytest.raises(ValueError, match="Unknown preset 'bert_huge'"):
-        BertBackbone.from_preset("bert_huge")
+def test_bad_arguments():
+    # An unknown preset: `run_preset_test` in test_presets.py.
     with pytest.raises(ValueError, match="divisible by `num_heads`"):
         BertBackbone(**dict(TINY, num_heads=3))

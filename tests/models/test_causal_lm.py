@@ -1,11 +1,10 @@
-import warnings
-
 import keras
 import numpy as np
 import pytest
 
 from kerasnlp_lite.models import CausalLM, GPTBackbone, Perplexity
 from kerasnlp_lite.tokenizers import WordPieceTokenizer
+from tests.test_case import check_keras_round_trip
 
 TINY = dict(vocabulary_size=40, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=16)
 
@@ -52,18 +51,13 @@ def test_loss_ignores_padding_and_perplexity_is_exp_loss():
     assert base["loss"] == pytest.approx(float((nll * x["padding_mask"]).sum() / 13), rel=1e-5)
 
 
-def test_fit_lowers_the_loss_and_saves(tmp_path):
+def test_fit_lowers_the_loss_and_saves():
     lm = _lm()
     lm.compile(optimizer=keras.optimizers.Adam(1e-2))
     x, labels = _batch()
     history = lm.fit(x, labels, epochs=5, verbose=0).history["loss"]
     assert history[-1] < history[0]
-    path = str(tmp_path / "lm.keras")
-    lm.save(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # e.g. Keras' "compile() was not called as part of model loading"
-        loaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(lm(x)))
+    loaded = check_keras_round_trip(lm, lambda model: model(x), lm(x), cls=CausalLM, warnings_as_errors=True)
     assert loaded.lm_head.token_embedding is loaded.backbone.token_embedding
     # compile() is restored: same loss (masked mean), perplexity metric and optimizer state.
     assert loaded.compiled and loaded.optimizer.iterations.numpy() == lm.optimizer.iterations.numpy()

@@ -7,7 +7,7 @@ import pytest
 
 from kerasnlp_lite.models import GPTBackbone
 from tests.reference_weights import copy_keras_hub_gpt2
-from tests.test_case import assert_allclose, shapes_only
+from tests.test_case import assert_allclose, run_backbone_test, run_preset_test
 
 TINY = dict(vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=16)
 rng = np.random.default_rng(0)
@@ -18,20 +18,10 @@ def _inputs(batch=2, length=10, real=(10, 6)):
     return {"token_ids": rng.integers(0, 50, (batch, length)).astype("int32") * mask, "padding_mask": mask}
 
 
-def test_outputs_config_and_keras_round_trip(tmp_path):
-    backbone = GPTBackbone(**TINY)
-    data = _inputs()
-    outputs = backbone(data)
-    assert list(outputs) == ["sequence_output"] and outputs["sequence_output"].shape == (2, 10, 16)
-    config = backbone.get_config()
-    for name in ("vocabulary_size", "num_layers", "norm_first", "final_norm", "activation", "layer_norm_epsilon"):
-        assert name in config
-    assert GPTBackbone.from_config(config).get_config() == config
-    path = str(tmp_path / "gpt.keras")
-    backbone.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
-    assert isinstance(loaded, GPTBackbone)
-    np.testing.assert_array_equal(np.asarray(loaded(data)["sequence_output"]), np.asarray(outputs["sequence_output"]))
+def test_backbone_basics():
+    """Outputs, config (every argument: vocabulary_size ... norm_first, final_norm, layer_norm_epsilon),
+    `.keras` round trip and mixed precision (see `run_backbone_test`)."""
+    run_backbone_test(GPTBackbone, TINY, _inputs(), {"sequence_output": (2, 10, 16)})
 
 
 @pytest.mark.parametrize("norm_first", [True, False], ids=["gpt2", "gpt1"])
@@ -97,15 +87,11 @@ def test_every_preset_has_a_published_or_stated_size():
 
 
 def test_small_preset_sizes():
-    for name, millions in SMALL.items():
-        backbone = GPTBackbone.from_preset(name)
-        assert math.isclose(backbone.count_params() / 1e6, millions, rel_tol=0.01), (name, backbone.count_params())
+    for name, millions in SMALL.items():  # built for real
+        run_preset_test(GPTBackbone, name, expected_num_params=millions * 1e6, rel_tol=0.01, shapes_only=False)
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_preset_parameter_count(name):
-    with shapes_only():
-        backbone = GPTBackbone.from_preset(name)
-    assert all(v._value is None for v in backbone.weights)  # nothing allocated
-    millions = backbone.count_params() / 1e6
-    assert math.isclose(millions, PUBLISHED[name], rel_tol=0.02), f"{name}: {millions:.2f}M vs {PUBLISHED[name]}M"
+    # Shapes only: nothing allocated.
+    run_preset_test(GPTBackbone, name, expected_num_params=PUBLISHED[name] * 1e6, rel_tol=0.02)

@@ -8,7 +8,7 @@ from kerasnlp_lite.data.gpt_inputs import classification_input, multiple_choice_
 from kerasnlp_lite.heads import ExtractTokenHead
 from kerasnlp_lite.models import GPTBackbone, GPTClassifier
 from kerasnlp_lite.models.gpt.gpt_classifier import FoldSequences
-from tests.test_case import assert_allclose, run_layer_test
+from tests.test_case import assert_allclose, check_keras_round_trip, run_layer_test
 
 TINY = dict(vocabulary_size=30, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=16)
 START, DELIM, EXTRACT = 27, 28, 29
@@ -126,7 +126,7 @@ def test_similarity_and_multiple_choice_inputs():
 
 
 @pytest.mark.slow
-def test_fine_tuning_learns_and_the_lm_loss_falls(tmp_path):
+def test_fine_tuning_learns_and_the_lm_loss_falls():
     # Label = whether token 5 occurs in the text; the LM term trains the backbone too.
     data_rng = np.random.default_rng(1)
     rows, labels = [], []
@@ -146,11 +146,9 @@ def test_fine_tuning_learns_and_the_lm_loss_falls(tmp_path):
     result = model.evaluate(x, y, return_dict=True, verbose=0)
     assert result["accuracy"] >= 0.95, result
     assert float(model.language_model_loss(x, model(x)["lm_logits"])) < 0.9 * lm_before
-    path = str(tmp_path / "classifier.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
-    assert isinstance(loaded, GPTClassifier) and loaded.lm_loss_weight == 0.5
-    assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    predict = lambda m: m.predict(x, verbose=0)  # noqa: E731
+    loaded = check_keras_round_trip(model, predict, predict(model), cls=GPTClassifier)
+    assert loaded.lm_loss_weight == 0.5
     assert loaded.evaluate(x, y, return_dict=True, verbose=0)["loss"] == pytest.approx(result["loss"], rel=1e-4)
 
 

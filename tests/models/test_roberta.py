@@ -5,7 +5,7 @@ import pytest
 
 from kerasnlp_lite.models import RobertaBackbone, RobertaPretrainer
 from tests.reference_weights import copy_keras_hub_roberta
-from tests.test_case import assert_allclose, check_backbone_mixed_precision
+from tests.test_case import assert_allclose, run_backbone_test, run_task_test
 
 rng = np.random.default_rng(0)
 TINY = dict(vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=12)
@@ -27,26 +27,15 @@ def hf_position_ids(token_ids, pad_token_id):
     return np.cumsum(mask, axis=1) * mask + pad_token_id
 
 
-def test_outputs_config_and_keras_round_trip(tmp_path):
-    backbone = RobertaBackbone(**TINY)
-    data = _inputs()
-    outputs = backbone(data)
-    assert set(backbone.input) == {"token_ids", "padding_mask"}
-    assert set(outputs) == {"sequence_output", "pooled_output"}
-    assert outputs["sequence_output"].shape == (2, 12, 16) and outputs["pooled_output"].shape == (2, 16)
+def test_backbone_basics():
+    """Inputs, outputs, config, `.keras` round trip and mixed precision (see `run_backbone_test`)."""
+    backbone, _ = run_backbone_test(
+        RobertaBackbone, TINY, _inputs(), {"sequence_output": (2, 12, 16), "pooled_output": (2, 16)}
+    )
     # max_sequence_length + pad_token_id + 1 rows: 12 + 2 here, 514 for roberta_base.
     assert backbone.embedding.position_embedding.embeddings.shape == (14, 16)
     assert backbone.embedding.segment_embedding is None
-    config = backbone.get_config()
-    assert config["pad_token_id"] == PAD
-    rebuilt = RobertaBackbone.from_config(config)
-    assert rebuilt.get_config() == config
-    path = str(tmp_path / "roberta.keras")
-    backbone.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
-    assert isinstance(loaded, RobertaBackbone)
-    for key in outputs:
-        np.testing.assert_array_equal(np.asarray(loaded(data)[key]), np.asarray(outputs[key]))
+    assert backbone.get_config()["pad_token_id"] == PAD
 
 
 def test_positions_match_hf_at_real_tokens():
@@ -78,20 +67,17 @@ def test_matches_keras_hub_roberta_backbone():
 
 def test_masked_lm_pretrainer():
     backbone = RobertaBackbone(**TINY)
-    model = RobertaPretrainer(backbone)
     data = dict(_inputs(), mask_positions=np.array([[1, 2, 3]] * 2, "int32"))
-    outputs = model(data)
-    assert set(outputs) == {"mlm_logits"} and outputs["mlm_logits"].shape == (2, 3, 50)
+    labels = {"mlm_logits": np.array([[5, 6, 7]] * 2, "int32")}
+    # No sentence head: the pooler gets no gradient.
+    model, _ = run_task_test(
+        RobertaPretrainer, {"backbone": backbone}, (data, labels), {"mlm_logits": (2, 3, 50)}, frozen_weights_ok=("pooler",)
+    )
     assert model.mlm_head.token_embedding is backbone.token_embedding
 
 
-def test_mixed_precision_runs_and_stays_close():
-    check_backbone_mixed_precision(RobertaBackbone, TINY, _inputs())
-
-
-def test_bad_preset_arguments_and_inputs():
-    with pytest.raises(ValueError, match="Unknown preset 'roberta_huge'"):
-        RobertaBackbone.from_preset("roberta_huge")
+def test_bad_arguments_and_inputs():
+    # An unknown preset: `run_preset_test` in test_presets.py.
     with pytest.raises(ValueError, match="`pad_token_id` must be a token id below vocabulary_size=50, got 50"):
         RobertaBackbone(**TINY, pad_token_id=50)
     with pytest.raises(ValueError, match="`pad_token_id` must be an integer >= 0"):

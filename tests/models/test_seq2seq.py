@@ -3,15 +3,13 @@
 import keras
 import numpy as np
 import pytest
-from keras import ops
 
 from kerasnlp_lite.data import reverse_task, seq2seq_examples, synthetic_seq2seq_examples
 from kerasnlp_lite.models import BartBackbone, Seq2SeqLM, T5Backbone, TransformerSeq2Seq
 from kerasnlp_lite.models.bart import bart_presets
 from kerasnlp_lite.models.t5 import t5_presets
 from kerasnlp_lite.models.transformer import transformer_presets
-from kerasnlp_lite.saving import load_model
-from tests.test_case import assert_allclose, shapes_only
+from tests.test_case import assert_allclose, check_keras_round_trip, run_backbone_test, run_preset_test
 
 TINY = {
     TransformerSeq2Seq: dict(vocabulary_size=40, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
@@ -39,24 +37,10 @@ def _inputs(batch=2, source=(7, 4), target=(5, 2), vocabulary_size=40, seed=0):
 
 
 @pytest.mark.parametrize("cls", FAMILIES)
-def test_contract_config_and_keras_round_trip(cls, tmp_path):
-    backbone = cls(**TINY[cls])
-    x = _inputs()
-    out = backbone(x)
-    assert sorted(out) == ["decoder_sequence_output", "encoder_sequence_output"]
-    assert tuple(out["encoder_sequence_output"].shape) == (2, 7, 16)
-    assert tuple(out["decoder_sequence_output"].shape) == (2, 5, 16)
-    config = backbone.get_config()
-    for key, value in TINY[cls].items():
-        assert config[key] == value and getattr(backbone, key) == value
-    rebuilt = cls.from_config(config)
-    assert rebuilt.count_params() == backbone.count_params()
-    path = str(tmp_path / "backbone.keras")
-    backbone.save(path)
-    restored = load_model(path)  # safe mode
-    assert type(restored) is cls
-    for name in out:
-        assert_allclose(restored(x)[name], out[name], atol=0)
+def test_backbone_basics(cls):
+    """Contract, config, `.keras` round trip and mixed precision (see `run_backbone_test`)."""
+    expected = {"encoder_sequence_output": (2, 7, 16), "decoder_sequence_output": (2, 5, 16)}
+    run_backbone_test(cls, TINY[cls], _inputs(), expected)
 
 
 @pytest.mark.parametrize("cls", FAMILIES)
@@ -106,19 +90,9 @@ def test_cached_decoding_equals_the_full_pass(cls):
 
 
 @pytest.mark.parametrize("cls", FAMILIES)
-def test_mixed_precision(cls):
-    reference = cls(**TINY[cls])
-    mixed = cls(**TINY[cls], dtype="mixed_bfloat16")
-    mixed.set_weights(reference.get_weights())
-    x = _inputs()
-    out, ref = mixed(x), reference(x)
-    assert all(w.dtype == "float32" for w in mixed.weights)
-    for name in out:
-        assert keras.backend.standardize_dtype(out[name].dtype) == "bfloat16"
-        scale = float(np.abs(np.asarray(ref[name])).max())
-        assert_allclose(ops.cast(out[name], "float32"), ref[name], atol=0.05 * scale + 0.05)
-    lm = Seq2SeqLM(mixed)
-    logits = lm(x)
+def test_lm_logits_stay_float32_under_mixed_precision(cls):
+    # The backbone under mixed precision: `run_backbone_test` above.
+    logits = Seq2SeqLM(cls(**TINY[cls], dtype="mixed_bfloat16"))(_inputs())
     assert keras.backend.standardize_dtype(logits.dtype) == "float32"
 
 
@@ -134,9 +108,7 @@ def test_every_full_size_preset_has_a_paper_size():
 
 @pytest.mark.parametrize("cls,name", PRESETS)
 def test_preset_parameter_count(cls, name):
-    with shapes_only():
-        count = cls.from_preset(name).count_params()
-    assert abs(count / PAPER_PARAMETERS[name] - 1) <= 0.05, (name, count)
+    run_preset_test(cls, name, expected_num_params=PAPER_PARAMETERS[name], rel_tol=0.05)
 
 
 def test_transformer_shared_and_separate_embeddings():
@@ -213,7 +185,7 @@ def test_generate_cached_equals_uncached_and_score(cls):
     np.testing.assert_array_equal(nucleus["token_ids"], ids)
 
 
-def test_generate_stops_at_the_end_token_and_reloads(tmp_path):
+def test_generate_stops_at_the_end_token_and_reloads():
     lm = _trained_reversal_lm()
     test = reverse_task(32, 1, 5, vocabulary_size=12, seed=5)
     sources = {"encoder_token_ids": test["source_ids"], "encoder_padding_mask": test["source_padding_mask"]}
@@ -222,11 +194,9 @@ def test_generate_stops_at_the_end_token_and_reloads(tmp_path):
         real = row[mask]
         if 2 in real:  # everything after the stop token is padding
             assert real[-1] == 2 and not mask[list(row).index(2) + 1 :].any()
-    path = str(tmp_path / "lm.keras")
-    lm.save(path)
-    restored = load_model(path)
+    generate = lambda model: model.generate(sources, max_length=8)["token_ids"]  # noqa: E731
+    restored = check_keras_round_trip(lm, generate, out["token_ids"], cls=Seq2SeqLM)
     assert restored.decoder_start_token_id == 1 and restored.end_token_id == 2
-    np.testing.assert_array_equal(restored.generate(sources, max_length=8)["token_ids"], out["token_ids"])
     # Token-id lists of any lengths work as sources.
     lists = [list(ids[m > 0]) for ids, m in zip(test["source_ids"][:3], test["source_padding_mask"][:3])]
     np.testing.assert_array_equal(lm.generate(lists, max_length=8)["token_ids"], out["token_ids"][:3])
