@@ -356,6 +356,7 @@ def export_causal_lm(
     max_stop_tokens=4,
     check=True,
     timeout=900,
+    format="tflite",
 ):
     """Writes a `CausalLM` as one `.tflite` file for on-device generation (batch size 1).
 
@@ -378,6 +379,10 @@ def export_causal_lm(
             short prompt, and report them (never raises on a mismatch: an
             int8 file may legitimately differ).
         timeout: seconds allowed for the conversion child process.
+        format: "tflite", or "litertlm" for a LiteRT-LM bundle
+            (`kerasnlp_lite.export.litertlm.export_litertlm`, which takes
+            `tokenizer`, `quantize` and `timeout`; the other options are
+            this format's).
 
     Returns:
         A report dict: `path`, `size_bytes`, `ops` (sorted op names),
@@ -390,6 +395,10 @@ def export_causal_lm(
     """
     import keras
 
+    if format != "tflite":
+        from kerasnlp_lite.export.litertlm import export_causal_lm_litertlm
+
+        return export_causal_lm_litertlm(model, path, max_length, format, tokenizer, quantize, timeout)
     _check_args(model, max_length, quantize, max_top_k, max_stop_tokens)
     if tokenizer is None and getattr(model, "preprocessor", None) is not None:
         tokenizer = getattr(model.preprocessor, "tokenizer", model.preprocessor)

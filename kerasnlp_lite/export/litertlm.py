@@ -91,8 +91,10 @@ def build_litertlm_archive(model, max_length, prefill_lengths=DEFAULT_PREFILL_LE
         return hidden, {name: t for name, t in zip(names, [t for pair in cache for t in pair])}
 
     archive = keras.export.ExportArchive()
-    # Tracking the model makes its variables the SavedModel's (see generation.py and the shared NOTES).
-    archive.track(model)
+    # Tracking makes the variables the SavedModel's (see generation.py and the shared NOTES). The backbone
+    # holds them all (the LM head is the tied embedding); the model would also bring its preprocessor's
+    # lookup tables (a ByteBPETokenizer's), which need Flex ops.
+    archive.track(model.backbone)
 
     def prefill(inputs):
         return run(inputs)[1]
@@ -324,3 +326,27 @@ def export_litertlm(
         "max_length": int(max_length),
         "quantize": quantize,
     }
+
+
+def export_causal_lm_litertlm(model, path, max_length, format, tokenizer, quantize, timeout):
+    """`export_causal_lm(..., format="litertlm")`: `export_litertlm` with the arguments both share."""
+    if format != "litertlm":
+        raise ValueError(f"`format` must be 'tflite' or 'litertlm', got {format!r}.")
+    return export_litertlm(
+        model, path, max_length, tokenizer=tokenizer or None, quantize=quantize, timeout=timeout
+    )
+
+
+def cli_export(model, args, name, parser):
+    """`kerasnlp-lite export --format litertlm`: a CausalLM's `.keras` -> `<out>/<name>.litertlm`."""
+    from kerasnlp_lite.models import CausalLM
+
+    if not isinstance(model, CausalLM):
+        parser.error(f"--format litertlm takes a CausalLM, got {type(model).__name__}")
+    quantize = None if args.quantize == "none" else args.quantize
+    if quantize not in LITERTLM_QUANTIZE_MODES:
+        parser.error("--format litertlm takes --quantize none or dynamic_int8")
+    max_length = args.max_length or model.backbone.max_sequence_length
+    report = export_litertlm(model, os.path.join(args.out, name + ".litertlm"), max_length, quantize=quantize)
+    print(json.dumps(report, indent=2))
+    return 0
