@@ -97,15 +97,19 @@ def _greedy(lm, report, prompt):
     tokenizer = _tokenizer(lm)
     ids = lm.preprocessor.prompt_ids([prompt])[0]
     stops = report["stop_token_ids"]
-    out = lm.generate([ids], max_length=len(ids) + NEW_TOKENS, sampler="greedy", stop_token_ids=stops or None)
+    out = lm.generate([ids], max_length=len(ids) + _new_tokens(ids), sampler="greedy", stop_token_ids=stops or None)
     new = [int(t) for t, real in zip(out["token_ids"][0][len(ids):], out["padding_mask"][0][len(ids):]) if real]
     new = [t for t in new if t not in stops]
     return tokenizer.detokenize(np.array(new, np.int32)).numpy().decode("utf-8", "replace"), len(ids)
 
 
-def _engine_greedy(engine, prompt):
+def _new_tokens(ids):
+    return min(NEW_TOKENS, MAX_LENGTH - len(ids))  # the context holds prompt + new tokens
+
+
+def _engine_greedy(engine, prompt, new_tokens):
     session = engine.create_session(
-        apply_prompt_template=False, sampler_config=litert_lm.SamplerConfig(top_k=1), max_output_tokens=NEW_TOKENS
+        apply_prompt_template=False, sampler_config=litert_lm.SamplerConfig(top_k=1), max_output_tokens=new_tokens
     )
     try:
         session.run_prefill([prompt])
@@ -145,9 +149,9 @@ def test_engine_greedy_text_matches_generate(bundles, name):
     for prompt in PROMPTS:
         expected, length = _greedy(lm, report, prompt)
         lengths.append(length)
-        assert _engine_greedy(engine, prompt) == expected, prompt
-    # Prompts of one token (decode only), a few (prefill_1 chunks) and over 32 (a prefill_32 chunk too).
-    assert min(lengths) <= 2 and max(lengths) > 33, lengths
+        assert _engine_greedy(engine, prompt, _new_tokens(lm.preprocessor.prompt_ids([prompt])[0])) == expected, prompt
+    # Short prompts (prefill_1 chunks only; one id: decode only) and long ones (a prefill_32 chunk too).
+    assert min(lengths) <= 4 and max(lengths) > 33, lengths
 
 
 def test_bundle_signatures_follow_litertlm_conventions(bundles):
