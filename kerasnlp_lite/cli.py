@@ -151,7 +151,7 @@ def build_parser():
     train_parser = add_train_parser(sub)
     export_parser = sub.add_parser("export", help="export a saved .keras model to TFLite or SavedModel")
     export_parser.add_argument("--model", required=True, help="path of a .keras file (loaded in safe mode)")
-    export_parser.add_argument("--format", choices=["tflite", "saved_model"], default="tflite")
+    export_parser.add_argument("--format", choices=["tflite", "saved_model", "litertlm"], default="tflite")
     export_parser.add_argument(
         "--quantize", choices=["none", *(mode for mode in UNCALIBRATED_QUANTIZATION_MODES if mode)], default="none",
         help="TFLite weight quantization (default: %(default)s; full int8 needs representative data: use the "
@@ -257,6 +257,10 @@ def export(args, parser):
         path = export_saved_model(model, os.path.join(args.out, name))
         print(json.dumps({"saved_model": path}, indent=2))
         return 0
+    if args.format == "litertlm":  # a LiteRT-LM bundle of a CausalLM
+        from kerasnlp_lite.export.litertlm import cli_export
+
+        return cli_export(model, args, name, parser)
     path = os.path.join(args.out, name + ".tflite")
     quantize = None if args.quantize == "none" else args.quantize
     generates = isinstance(model, (CausalLM, Seq2SeqLM))

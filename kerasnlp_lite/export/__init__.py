@@ -5,6 +5,7 @@ Modules, by job (none imports another in a circle):
 - `format`: the on-device contract: quantization modes, signature names, metadata.
 - `encoder_archive`, `samples`: the encoder/classifier/embedder signatures and their sample inputs.
 - `lm_bundle`, `seq2seq`, `bundle_signatures`: the generation bundles (`export_causal_lm`, `export_seq2seq_lm`).
+- `litertlm`: a CausalLM as a `.litertlm` bundle for Google's LiteRT-LM runtime (`export_litertlm`).
 - `tflite`: conversion (converter options, op lists, the child-process conversion).
 - `verify`: the checks of a written file and `TFLiteExportReport`, the report every export returns.
 - `runner`: `LiteRunner`, which runs a file as an app would; `latency`: decode timing with it.
@@ -25,6 +26,7 @@ _PUBLIC = {
     "tflite_op_names": "tflite",
     "export_causal_lm": "lm_bundle",
     "export_seq2seq_lm": "seq2seq",
+    "export_litertlm": "litertlm",
     "run_seq2seq_generate": "seq2seq",
     "LiteRunner": "runner",
     "TFLiteExportReport": "verify",

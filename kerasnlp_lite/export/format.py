@@ -14,6 +14,8 @@ QUANTIZATION_MODES = (None, "float16", "dynamic_int8", "int8")
 # The modes that need no representative data: all a generation bundle offers (calibrating int8 activations
 # would need representative KV caches) and all the command line can ask for.
 UNCALIBRATED_QUANTIZATION_MODES = tuple(mode for mode in QUANTIZATION_MODES if mode != "int8")
+# A LiteRT-LM bundle (litertlm.py): float32 or int8 weights, the two its CPU executor was run with here.
+LITERTLM_QUANTIZATION_MODES = tuple(mode for mode in UNCALIBRATED_QUANTIZATION_MODES if mode != "float16")
 
 
 def check_quantization(quantize, representative_data=None, calibrated=True):

@@ -149,7 +149,7 @@ def build_causal_lm_archive(
 
 
 # --- export -------------------------------------------------------------------
-def _check_args(model, max_length, quantize, max_top_k, max_stop_tokens):
+def check_export_args(model, max_length, quantize, max_top_k, max_stop_tokens):
     backbone = getattr(model, "backbone", None)
     if backbone is None or not hasattr(backbone, "call_with_cache") or not hasattr(model, "compute_logits"):
         raise TypeError(f"`model` must be a CausalLM (a backbone with `call_with_cache`), got {type(model).__name__}.")
@@ -177,8 +177,9 @@ def export_causal_lm(
     max_stop_tokens=4,
     check=True,
     timeout=900,
+    format="tflite",
 ):
-    """Writes a `CausalLM` as one `.tflite` file for on-device generation (batch size 1).
+    """Writes a `CausalLM` as one `.tflite` file for on-device generation (batch size 1), or as a LiteRT-LM bundle.
 
     Args:
         model: a `CausalLM`.
@@ -199,6 +200,10 @@ def export_causal_lm(
             short prompt, and report them (never raises on a mismatch: an
             int8 file may legitimately differ).
         timeout: seconds allowed for the conversion child process.
+        format: "tflite", or "litertlm" for a `.litertlm` bundle that Google's
+            LiteRT-LM runtime runs (`kerasnlp_lite.export.litertlm`; it takes
+            `tokenizer`, `quantize` and `timeout`, the other options are this
+            format's).
 
     Returns:
         A `TFLiteExportReport` (verify.py): `path`, `size_bytes`, `quantize`,
@@ -209,7 +214,13 @@ def export_causal_lm(
         FlexOpError: when the model needs a Flex op (its name and layer).
         ValueError: for bad arguments.
     """
-    _check_args(model, max_length, quantize, max_top_k, max_stop_tokens)
+    if format == "litertlm":
+        from kerasnlp_lite.export.litertlm import export_litertlm
+
+        return export_litertlm(model, path, max_length, tokenizer=tokenizer or None, quantize=quantize, timeout=timeout)
+    if format != "tflite":
+        raise ValueError(f"`format` must be 'tflite' or 'litertlm', got {format!r}.")
+    check_export_args(model, max_length, quantize, max_top_k, max_stop_tokens)
     tokenizer = bundle_tokenizer(model, tokenizer)
     path = os.fspath(path)
     backbone = model.backbone

@@ -236,7 +236,7 @@ def run_tflite(model_content, inputs, signature_key=None, tftext_ops=False):
 
 
 # --- conversion in a child process ----------------------------------------------
-def _run_worker(module, args, timeout, what, error_path=None):
+def run_worker(module, args, timeout, what, error_path=None):
     """Runs `python -m kerasnlp_lite.export.<module> args`; raises FlexOpError or RuntimeError with its message.
 
     A worker that writes `error_path` (JSON `message`, `ops`, `locations`) on a
@@ -281,7 +281,7 @@ def convert_in_subprocess(keras_path, tflite_path, quantize=None, timeout=600):
     """
     check_quantization(quantize)
     args = [keras_path, tflite_path] + (["--quantize", quantize] if quantize else [])
-    _run_worker("_convert_worker", args, timeout, keras_path)
+    run_worker("_convert_worker", args, timeout, keras_path)
     return tflite_path
 
 
@@ -307,7 +307,7 @@ def convert_saved_model_in_child(saved_model_dir, tflite_path, signatures, quant
                 for name, value in inputs.items()
             })
             args += ["--representative", samples_path]
-        _run_worker("_export_worker", args, timeout, saved_model_dir, error_path=tflite_path + ".error.json")
+        run_worker("_export_worker", args, timeout, saved_model_dir, error_path=tflite_path + ".error.json")
 
 
 def _plain_array(value):
@@ -347,6 +347,6 @@ def convert_bundle_in_child(model, tokenizer, timeout, what, **spec):
         spec_path = os.path.join(tmp, "spec.json")
         with open(spec_path, "w") as f:
             json.dump(spec, f)
-        _run_worker("_generation_worker", [spec_path], timeout, f"the {what}")
+        run_worker("_generation_worker", [spec_path], timeout, f"the {what}")
         with open(spec["tflite_path"], "rb") as f:
             return f.read()

@@ -76,7 +76,7 @@ class TFLiteExportReport:
         return "\n".join(lines)
 
 
-def _count_ops(op_names):
+def count_ops(op_names):
     """(op name -> count, sorted custom op names)."""
     ops = {op: op_names.count(op) for op in sorted(set(op_names))}
     return ops, sorted(op for op in ops if not op.isupper())
@@ -144,7 +144,7 @@ def verify_tflite(
         content = f.read()
     names = tflite_op_names(content)
     check_ops(names, tflite_path, tftext=tftext)
-    ops, custom = _count_ops(names)
+    ops, custom = count_ops(names)
     interpreter = make_interpreter(model_path=tflite_path, num_threads=num_threads, tftext_ops=tftext)
     listed = interpreter.get_signature_list()
     missing = [s for s in signatures if s not in listed]
@@ -191,7 +191,7 @@ def check_and_write_bundle(content, metadata, path):
     with open(path, "wb") as f:
         f.write(content)
     runner = LiteRunner(content)
-    ops, custom = _count_ops(names)
+    ops, custom = count_ops(names)
     report = TFLiteExportReport(
         path=path, size_bytes=len(content), quantize=metadata["quantize"], ops=ops, custom_ops=custom,
         signatures=runner.signatures, metadata=metadata,
