@@ -413,10 +413,14 @@ def join_rows(table, indices, row_lengths, width=_JOIN_WIDTH, levels=_JOIN_LEVEL
         source = tf.gather(extended, tf.minimum(tf.gather(starts, row) + offset, tf.shape(extended)[0] - 1))
         source = tf.where(in_row, source, empty)
         source = tf.concat([source, tf.fill([width], empty)], 0)
-        strings = tf.reshape(tf.gather(table, source), [-1, width])
-        table = tf.reshape(
-            tf_text.ngrams(strings, width, reduction_type=tf_text.Reduction.STRING_JOIN, string_separator=""), [-1]
-        )
+        # Ragged rows of `width` strings: tf-text's kernel for dense 2-D input
+        # crashes (segfault in TF 2.20 / tf-text 2.20.1 from about 100 rows).
+        strings = tf.gather(table, source)
+        splits = tf.range(0, tf.shape(source, tf.int64)[0] + 1, width, dtype=tf.int64)
+        groups_of_width = tf.RaggedTensor.from_row_splits(strings, splits, validate=False)
+        table = tf_text.ngrams(
+            groups_of_width, width, reduction_type=tf_text.Reduction.STRING_JOIN, string_separator=""
+        ).flat_values
         indices = tf.range(tf.reduce_sum(groups))
         row_lengths = groups
     # Every row is now one group: row r's string is table[r].

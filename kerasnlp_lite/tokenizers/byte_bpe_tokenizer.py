@@ -192,7 +192,7 @@ class ByteBPETokenizer(Tokenizer):
     def _tokenize_texts(self, texts):
         """1-D texts (no special tokens) -> ragged [batch, ids]."""
         symbols, row_lengths = self._bpe.tokenize(texts, add_prefix_space=self.add_prefix_space)
-        return tf.RaggedTensor.from_row_lengths(self._handle_unknown(symbols), row_lengths)
+        return tf.RaggedTensor.from_row_lengths(self._handle_unknown(symbols), tf.cast(row_lengths, tf.int64))
 
     def tokenize(self, inputs):
         inputs = to_string_tensor(inputs)
