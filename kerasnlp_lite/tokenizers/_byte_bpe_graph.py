@@ -59,7 +59,8 @@ Detokenize: GATHER of each id's bytes from a constant string table (the
 byte-level characters mapped back to bytes; characters outside the byte map,
 e.g. in added tokens, as their UTF-8), then a join of each row by a fixed
 number of levels of `NgramsStringJoin` over groups of `_JOIN_WIDTH` strings
-(rows of up to `_JOIN_WIDTH ** _JOIN_LEVELS` = 4.3e9 tokens).
+(rows of up to `_JOIN_WIDTH ** _JOIN_LEVELS` = 16.7 million tokens; a longer
+row would come back as its first 16.7 million tokens' text).
 """
 
 import functools
@@ -83,8 +84,8 @@ _CONTRACTION_1 = [ord(c) for c in "stmd"]
 _CONTRACTION_2 = [(ord(a), ord(b)) for a, b in ("re", "ve", "ll")]
 
 # Detokenize joins rows in levels of groups of this many strings.
-_JOIN_WIDTH = 16
-_JOIN_LEVELS = 8
+_JOIN_WIDTH = 64
+_JOIN_LEVELS = 4
 
 _NO_MERGE = np.iinfo(np.int32).max
 
