@@ -37,12 +37,16 @@ n = bytes, C = characters, W = words):
    `bytes_to_unicode`); symbols live on the byte positions (a merged symbol
    on its first byte; `next`/`previous` links skip the merged-away bytes).
 6. Merges: each WHILE iteration, in every word, the adjacent pair with the
-   lowest merge rank (leftmost among equal ranks, the order of the
-   `tokenizers` package) is merged. Ranks come from a sorted constant array
+   lowest merge rank is merged, at every place it occurs (leftmost first
+   where occurrences overlap, as in "a a a"). That equals one merge at a
+   time, lowest rank and leftmost first (the `tokenizers` package's order),
+   when no rule ranks before a rule that produces one of its tokens, which
+   holds for trained merges and is checked at build time; otherwise one
+   merge per word per iteration. Ranks come from a sorted constant array
    of int64 keys `left_id * V + right_id` searched by a vectorized binary
    search (ceil(log2(merges)) = 16 GATHER + compare steps for GPT-2's 50000
-   merges); the segment minimum per word is UNSORTED_SEGMENT_MIN. After the
-   first iteration only the pairs next to a merge are searched again.
+   merges); the segment minimum per word is UNSORTED_SEGMENT_MIN. The first
+   iteration searches every pair, later ones only the pairs next to a merge.
 7. Ids: the symbols still alive, as a flat [N] int32 vector plus [B] row
    lengths (ragged tensors do not convert to TFLite).
 
@@ -132,6 +136,17 @@ class ByteBPEGraph:
         for rank, rule in enumerate(merges):
             left, right = rule.split(" ")
             ranks[(vocabulary[left], vocabulary[right])] = (rank, vocabulary[left + right])
+        # Merging every occurrence of a word's best pair in one step is exact
+        # when no rule using a token ranks before a rule producing it (true of
+        # trained merges: a token is learnt before it is used); else one
+        # merge per word per step.
+        produced_at = {}
+        for (left, right), (rank, token) in ranks.items():
+            produced_at[token] = max(produced_at.get(token, -1), rank)
+        self.merge_all_occurrences = all(
+            produced_at.get(left, -1) < rank and produced_at.get(right, -1) < rank
+            for (left, right), (rank, _) in ranks.items()
+        )
         keys = np.array([left * size + right for left, right in ranks], np.int64)
         order = np.argsort(keys, kind="stable")
         self.num_merges = len(keys)
@@ -314,48 +329,49 @@ class ByteBPEGraph:
         following = tf.minimum(position + 1, n)
         preceding = tf.maximum(position - 1, 0)
         alive = position < n
-        rank, merged = self._lookup(symbols, tf.gather(symbols, following))
-        rank = tf.where(tf.gather(word, following) == word, rank, _NO_MERGE)
         segment = tf.where(word >= 0, word, num_words)  # the sentinel in a segment of its own
+        no_merge = tf.fill([n + 1], _NO_MERGE)
 
-        def body(symbols, alive, following, preceding, rank, merged, _):
+        def body(symbols, alive, following, preceding, rank, merged, dirty):
+            # (Re)compute the pairs starting at `dirty` positions: all at
+            # first, then only the pairs next to a merge.
+            dirty_positions = tf.cast(tf.reshape(tf.where(dirty), [-1]), tf.int32)
+            right = tf.gather(following, dirty_positions)
+            new_rank, new_merged = self._lookup(tf.gather(symbols, dirty_positions), tf.gather(symbols, right))
+            new_rank = tf.where(tf.gather(word, right) == tf.gather(word, dirty_positions), new_rank, _NO_MERGE)
+            # Scatter back with segment sums (TFLite's builtin scatter).
+            rank = tf.where(dirty, tf.math.unsorted_segment_sum(new_rank, dirty_positions, n + 1), rank)
+            merged = tf.where(dirty, tf.math.unsorted_segment_sum(new_merged, dirty_positions, n + 1), merged)
             # In each word, the pair of lowest rank, leftmost among equals.
             best = tf.math.unsorted_segment_min(rank, segment, num_words + 1)
             is_best = (rank == tf.gather(best, segment)) & (rank < _NO_MERGE)
-            leftmost = tf.math.unsorted_segment_min(tf.where(is_best, position, n + 1), segment, num_words + 1)
-            selected = is_best & (position == tf.gather(leftmost, segment))  # [n + 1]
+            if self.merge_all_occurrences:
+                # Every occurrence of the word's best pair at once; in a chain
+                # of overlapping ones ("a a a"), every other from the left.
+                order = tf.cumsum(tf.cast(alive, tf.int32))  # index among living symbols
+                head = is_best & ~(tf.gather(is_best, preceding) & (position > 0))
+                chain = tf.cumsum(tf.cast(head, tf.int32))
+                head_order = tf.math.unsorted_segment_min(tf.where(head, order, n + 1), chain, n + 2)
+                selected = is_best & ((order - tf.gather(head_order, chain)) % 2 == 0)
+            else:
+                leftmost = tf.math.unsorted_segment_min(tf.where(is_best, position, n + 1), segment, num_words + 1)
+                selected = is_best & (position == tf.gather(leftmost, segment))  # [n + 1]
             # Merge: the left symbol takes the merged id, the right one dies.
             symbols = tf.where(selected, merged, symbols)
             removed = tf.gather(selected, preceding) & alive & (position > 0)
             alive &= ~removed
+            rank = tf.where(alive, rank, no_merge)
             following = tf.where(selected, tf.gather(following, following), following)
             preceding = tf.where(tf.gather(removed, preceding), tf.gather(preceding, preceding), preceding)
-            # Only the pairs next to a merge change: the merged symbol with
-            # its new neighbours on both sides.
-            right = tf.gather(symbols, following)
-            same_word = tf.gather(word, following) == word
-            changed = alive & (selected | tf.gather(selected, following)) & (position < n)
-            changed_positions = tf.reshape(tf.where(changed), [-1])
-            new_rank, new_merged = self._lookup(
-                tf.gather(symbols, changed_positions), tf.gather(right, changed_positions)
-            )
-            new_rank = tf.where(tf.gather(same_word, changed_positions), new_rank, _NO_MERGE)
-            # Scatter back: segment sums over positions (a builtin scatter).
-            hit = tf.math.unsorted_segment_sum(tf.ones_like(new_rank), tf.cast(changed_positions, tf.int32), n + 1) > 0
-            rank = tf.where(
-                hit,
-                tf.math.unsorted_segment_sum(new_rank, tf.cast(changed_positions, tf.int32), n + 1),
-                tf.where(alive, rank, _NO_MERGE),
-            )
-            merged = tf.where(
-                hit, tf.math.unsorted_segment_sum(new_merged, tf.cast(changed_positions, tf.int32), n + 1), merged
-            )
-            return symbols, alive, following, preceding, rank, merged, tf.reduce_any(selected)
+            # The pairs that changed: the merged symbol with its neighbours
+            # on both sides. None when nothing merged: the loop ends.
+            dirty = alive & (selected | tf.gather(selected, following)) & (position < n)
+            return symbols, alive, following, preceding, rank, merged, dirty
 
         def condition(*state):
-            return state[-1]
+            return tf.reduce_any(state[-1])
 
-        state = (symbols, alive, following, preceding, rank, merged, tf.constant(True))
+        state = (symbols, alive, following, preceding, no_merge, tf.zeros([n + 1], tf.int32), alive)
         symbols, alive, *_ = tf.while_loop(condition, body, state)
         return symbols[:n], alive[:n]
 
