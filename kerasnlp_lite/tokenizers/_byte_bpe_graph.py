@@ -73,6 +73,7 @@ import unicodedata
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
+from tensorflow_text.python.ops.ngrams_op import gen_ngrams_op
 
 # Character classes (step 3).
 OTHER, LETTER, NUMBER, WHITESPACE, SPACE = 0, 1, 2, 3, 4
@@ -168,6 +169,9 @@ class ByteBPEGraph:
         self.block_of, self.classes = char_class_tables()
 
     # --- tokenize ---------------------------------------------------------
+    # Plain TF code with Python-level loops over constants only: AutoGraph
+    # (tf.data's map, tf.function) has nothing to convert, only slower tracing.
+    @tf.autograph.experimental.do_not_convert
     def tokenize(self, texts, add_prefix_space=False):
         """[B] strings -> (symbols [N] int32, row_lengths [B] int32).
 
@@ -376,6 +380,7 @@ class ByteBPEGraph:
         return symbols[:n], alive[:n]
 
     # --- detokenize -------------------------------------------------------
+    @tf.autograph.experimental.do_not_convert
     def detokenize(self, ids, row_lengths):
         """ids [N] int32 (in [0, V)), row_lengths [B] int32 -> [B] strings."""
         table = tf.constant(self.token_bytes.tolist(), tf.string)  # [V + 1], last: b""
@@ -434,10 +439,11 @@ def join_rows(table, indices, row_lengths, width=_JOIN_WIDTH, levels=_JOIN_LEVEL
         # crashes (segfault in TF 2.20 / tf-text 2.20.1 from about 100 rows).
         strings = tf.gather(table, source)
         splits = tf.range(0, tf.shape(source, tf.int64)[0] + 1, width, dtype=tf.int64)
-        groups_of_width = tf.RaggedTensor.from_row_splits(strings, splits, validate=False)
-        table = tf_text.ngrams(
-            groups_of_width, width, reduction_type=tf_text.Reduction.STRING_JOIN, string_separator=""
-        ).flat_values
+        # The op itself: `tf_text.ngrams` first builds `width` sliding-window
+        # slices that string joins do not use (slow to trace and to run).
+        table, _ = gen_ngrams_op.tf_text_ngrams_string_join(
+            input_values=strings, input_row_splits=[splits], width=width, axis=-1, string_separator=""
+        )
         indices = tf.range(tf.reduce_sum(groups))
         row_lengths = groups
     # Every row is now one group: row r's string is table[r].
