@@ -14,12 +14,12 @@ package's `ByteLevel` + `BPE` pipeline) from a `vocab.json` and a
 3. Merge adjacent symbols, always the pair with the lowest merge rank and,
    among equal ranks, the leftmost (the order of the `tokenizers` package).
 
-Merged words are kept in a cache (a `MutableHashTable`, as in KerasHub's
-`BytePairTokenizer`), so a word's merges are computed once per tokenizer.
-
-Not supported: TFLite. The regex split and the hash tables are TF ops with no
-TFLite kernel (they would need Flex, which LiteRT 2.x cannot run); for
-on-device tokenization use `SentencePieceTokenizer` with a unigram model.
+Steps 1-3 run as one graph of arithmetic on bytes and constant tables
+(`_byte_bpe_graph`, whose docstring has the design and its cost per byte):
+the same ids eagerly, in `tf.data`, in `tf.function` and in TFLite
+(`tflite_module`, `export_tflite`: builtin ops plus two tf-text kernels, no
+Flex). Text after a NUL byte is tokenized like any other; eagerly, invalid
+UTF-8 is a ValueError (the graph itself keeps invalid bytes byte by byte).
 """
 
 import re
@@ -47,8 +47,8 @@ SPECIAL_TOKEN_ROLES = ("bos", "eos", "pad", "unk", "mask", "cls", "sep")
 class ByteBPETokenizer(Tokenizer):
     """GPT-2 / RoBERTa byte-level BPE tokenizer.
 
-    Works eagerly, inside `tf.data` and inside `tf.function`; not in TFLite
-    (see the module docstring).
+    Works eagerly, inside `tf.data`, inside `tf.function` and, through
+    `tflite_module` / `export_tflite`, in TFLite (see the module docstring).
 
     Args:
         vocabulary: dict token -> id, or the path of a `vocab.json`. Ids must
