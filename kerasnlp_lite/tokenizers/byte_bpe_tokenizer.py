@@ -7,8 +7,9 @@ package's `ByteLevel` + `BPE` pipeline) from a `vocab.json` and a
 1. Pre-split with GPT-2's regex (Radford et al., 2019, "Language Models are
    Unsupervised Multitask Learners", and openai/gpt-2 `encoder.py`):
    `'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+`.
-   RE2 (tf.strings, tf-text) has no lookahead; see `split_words` for the
-   exact rewrite.
+   Done by a rule on neighbouring characters' Unicode classes, not a regex
+   (`_byte_bpe_graph._word_starts` derives it). `split_words`, the older
+   RE2 rewrite, is kept for callers but no longer used here.
 2. Map each UTF-8 byte of a word to a printable character (`bytes_to_unicode`,
    so that no byte is whitespace or a control character).
 3. Merge adjacent symbols, always the pair with the lowest merge rank and,
