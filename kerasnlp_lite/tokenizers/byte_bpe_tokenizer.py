@@ -7,19 +7,20 @@ package's `ByteLevel` + `BPE` pipeline) from a `vocab.json` and a
 1. Pre-split with GPT-2's regex (Radford et al., 2019, "Language Models are
    Unsupervised Multitask Learners", and openai/gpt-2 `encoder.py`):
    `'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+`.
-   RE2 (tf.strings, tf-text) has no lookahead; see `split_words` for the
-   exact rewrite.
+   Done by a rule on neighbouring characters' Unicode classes, not a regex
+   (`_byte_bpe_graph._word_starts` derives it). `split_words`, the older
+   RE2 rewrite, is kept for callers but no longer used here.
 2. Map each UTF-8 byte of a word to a printable character (`bytes_to_unicode`,
    so that no byte is whitespace or a control character).
 3. Merge adjacent symbols, always the pair with the lowest merge rank and,
    among equal ranks, the leftmost (the order of the `tokenizers` package).
 
-Merged words are kept in a cache (a `MutableHashTable`, as in KerasHub's
-`BytePairTokenizer`), so a word's merges are computed once per tokenizer.
-
-Not supported: TFLite. The regex split and the hash tables are TF ops with no
-TFLite kernel (they would need Flex, which LiteRT 2.x cannot run); for
-on-device tokenization use `SentencePieceTokenizer` with a unigram model.
+Steps 1-3 run as one graph of arithmetic on bytes and constant tables
+(`_byte_bpe_graph`, whose docstring has the design and its cost per byte):
+the same ids eagerly, in `tf.data`, in `tf.function` and in TFLite
+(`tflite_module`, `export_tflite`: builtin ops plus two tf-text kernels, no
+Flex). Text after a NUL byte is tokenized like any other; eagerly, invalid
+UTF-8 is a ValueError (the graph itself keeps invalid bytes byte by byte).
 """
 
 import re
@@ -29,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from kerasnlp_lite.tokenizers._byte_bpe_graph import ByteBPEGraph
 from kerasnlp_lite.tokenizers._byte_level import (  # noqa: F401 (bytes_to_unicode, split_words: public here)
     bytes_to_unicode,
     read_merges,
@@ -46,8 +48,8 @@ SPECIAL_TOKEN_ROLES = ("bos", "eos", "pad", "unk", "mask", "cls", "sep")
 class ByteBPETokenizer(Tokenizer):
     """GPT-2 / RoBERTa byte-level BPE tokenizer.
 
-    Works eagerly, inside `tf.data` and inside `tf.function`; not in TFLite
-    (see the module docstring).
+    Works eagerly, inside `tf.data`, inside `tf.function` and, through
+    `tflite_module` / `export_tflite`, in TFLite (see the module docstring).
 
     Args:
         vocabulary: dict token -> id, or the path of a `vocab.json`. Ids must
@@ -149,31 +151,16 @@ class ByteBPETokenizer(Tokenizer):
 
     # --- tables -----------------------------------------------------------
     def _build_tables(self):
-        def static_table(keys, values, default):
-            return tf.lookup.StaticHashTable(
-                tf.lookup.KeyValueTensorInitializer(tf.constant(keys), tf.constant(values)), default
-            )
-
+        self._bpe = ByteBPEGraph(self.vocabulary, self.merges, bytes_to_unicode())
         tokens = list(self.vocabulary)
-        self._vocab_table = static_table(tokens, np.array([self.vocabulary[t] for t in tokens], np.int32), -1)
-        # Lower rank = merged first; a repeated rule keeps its last rank.
-        ranks = {rule: rank for rank, rule in enumerate(self.merges)}
-        self._no_merge = np.int32(np.iinfo(np.int32).max)
-        if ranks:
-            self._rank_table = static_table(list(ranks), np.array(list(ranks.values()), np.int32), self._no_merge)
-        else:
-            self._rank_table = None
-        self._byte_to_char = tf.constant(bytes_to_unicode())
-        inverse = np.full(324, -1, np.int32)  # code point -> byte (max code point is 0x143)
-        for byte, char in enumerate(bytes_to_unicode()):
-            inverse[ord(char)] = byte
-        self._char_to_byte = tf.constant(inverse)
-        self._byte_strings = tf.constant([bytes([b]) for b in range(256)])
-        self._id_to_token_tensor = tf.constant(self._id_to_token)
-        # Word (byte-level form) -> its merged symbols joined by spaces. Keyed
-        # by a 64-bit fingerprint; a hit is accepted only if the symbols join
-        # back to the word, so a collision costs a recomputation, not a wrong id.
-        self._cache = tf.lookup.experimental.MutableHashTable(tf.int64, tf.string, "")
+        # Special tokens inside strings (Keras path only).
+        self._vocab_table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(tokens), tf.constant(np.array([self.vocabulary[t] for t in tokens], np.int32))
+            ),
+            -1,
+        )
+        self._byte_chars = tf.constant(bytes_to_unicode())
         self._traced_tokenize = tf.function(
             self._tokenize_batch, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False
         )
@@ -193,95 +180,20 @@ class ByteBPETokenizer(Tokenizer):
         return self.vocabulary[token]
 
     # --- tokenize ---------------------------------------------------------
-    def _fingerprint(self, words):
-        # tf.fingerprint gives 8 uint8 per string; view them as one int64.
-        return tf.reshape(tf.bitcast(tf.fingerprint(words), tf.int64), [-1])
-
-    def _merge(self, symbols):
-        """BPE merges on ragged [words, symbols]; returns merged symbols joined by spaces."""
-        if self._rank_table is None:
-            return tf.strings.reduce_join(symbols, axis=1, separator=" ")
-        no_merge = self._no_merge
-
-        def step(values, lengths):
-            # One merge per word per step: the lowest rank, leftmost pair.
-            words = tf.RaggedTensor.from_row_lengths(values, lengths)
-            left, right = words[:, :-1], words[:, 1:]
-            ranks = left.with_values(self._rank_table.lookup(tf.strings.join([left.values, right.values], " ")))
-            best = tf.reduce_min(ranks, axis=1)  # no_merge for finished words
-            active = best < no_merge
-            position = tf.cast(tf.range(tf.shape(ranks.values)[0]), tf.int64) - tf.gather(
-                ranks.row_starts(), ranks.value_rowids()
-            )
-            is_best = ranks.values == tf.gather(best, ranks.value_rowids())
-            first = tf.math.unsorted_segment_min(
-                tf.where(is_best, position, tf.int64.max), ranks.value_rowids(), ranks.nrows()
-            )
-            # Flat indices of the merged pair's left symbol, in active words.
-            left_index = tf.boolean_mask(words.row_starts() + first, active)
-            merged = tf.strings.join([tf.gather(values, left_index), tf.gather(values, left_index + 1)])
-            values = tf.tensor_scatter_nd_update(values, left_index[:, None], merged)
-            keep = tf.tensor_scatter_nd_update(
-                tf.ones_like(values, tf.bool), left_index[:, None] + 1, tf.zeros_like(left_index, tf.bool)
-            )
-            return tf.boolean_mask(values, keep), lengths - tf.cast(active, lengths.dtype), tf.reduce_any(active)
-
-        def condition(values, lengths, changed):
-            return changed
-
-        def body(values, lengths, changed):
-            return step(values, lengths)
-
-        values, lengths, _ = tf.while_loop(
-            condition,
-            body,
-            (symbols.values, symbols.row_lengths(), tf.constant(True)),
-            shape_invariants=(tf.TensorShape([None]), tf.TensorShape([None]), tf.TensorShape([])),
-        )
-        return tf.strings.reduce_join(tf.RaggedTensor.from_row_lengths(values, lengths), axis=1, separator=" ")
-
-    def _words_to_ids(self, words):
-        """Flat 1-D words -> ragged [words, ids]."""
-        unique, index = tf.unique(words)
-        byte_values = tf.reshape(tf.io.decode_raw(tf.strings.bytes_split(unique).values, tf.uint8), [-1])
-        byte_chars = tf.RaggedTensor.from_row_lengths(
-            tf.gather(self._byte_to_char, tf.cast(byte_values, tf.int32)), tf.cast(tf.strings.length(unique), tf.int64)
-        )
-        mapped = tf.strings.reduce_join(byte_chars, axis=1)
-        keys = self._fingerprint(mapped)
-        cached = self._cache.lookup(keys)
-        cached.set_shape([None])
-        hit = tf.strings.regex_replace(cached, " ", "") == mapped
-        hit = hit & (cached != "")
-        miss = tf.where(~hit)[:, 0]
-        merged_misses = self._merge(tf.ragged.boolean_mask(byte_chars, ~hit))
-        self._cache.insert(tf.gather(keys, miss), merged_misses)
-        merged = tf.tensor_scatter_nd_update(cached, miss[:, None], merged_misses)
-        symbols = tf.strings.split(merged, " ")  # [unique, symbols]
-        ids = symbols.with_values(self._vocab_table.lookup(symbols.values))
-        ids = self._handle_unknown(ids, symbols)
-        return tf.gather(ids, index)
-
-    def _handle_unknown(self, ids, symbols):
-        unknown = ids.values < 0
+    def _handle_unknown(self, symbols):
+        """Symbols (ids, or -(byte + 1) for bytes missing from the vocabulary) -> ids."""
+        unknown = symbols < 0
         if self.unknown_token is not None:
-            return ids.with_values(tf.where(unknown, self.vocabulary[self.unknown_token], ids.values))
-        check = tf.debugging.Assert(
-            ~tf.reduce_any(unknown),
-            [_UNKNOWN_MESSAGE, tf.boolean_mask(symbols.values, unknown)],
-            summarize=5,
-        )
+            return tf.where(unknown, self.vocabulary[self.unknown_token], symbols)
+        missing = tf.gather(self._byte_chars, -tf.boolean_mask(symbols, unknown) - 1)
+        check = tf.debugging.Assert(~tf.reduce_any(unknown), [_UNKNOWN_MESSAGE, missing], summarize=5)
         with tf.control_dependencies([check]):
-            return ids.with_values(tf.identity(ids.values))
+            return tf.identity(symbols)
 
     def _tokenize_texts(self, texts):
         """1-D texts (no special tokens) -> ragged [batch, ids]."""
-        if self.add_prefix_space:
-            needs = (tf.strings.length(texts) > 0) & (tf.strings.substr(texts, 0, 1) != " ")
-            texts = tf.where(needs, tf.strings.join([" ", texts]), texts)
-        words = split_words(texts)  # [B, W]
-        ids = self._words_to_ids(words.values)  # [all words, ids]
-        return tf.RaggedTensor.from_row_lengths(ids, words.row_lengths()).merge_dims(1, 2)
+        symbols, row_lengths = self._bpe.tokenize(texts, add_prefix_space=self.add_prefix_space)
+        return tf.RaggedTensor.from_row_lengths(self._handle_unknown(symbols), tf.cast(row_lengths, tf.int64))
 
     def tokenize(self, inputs):
         inputs = to_string_tensor(inputs)
@@ -348,23 +260,99 @@ class ByteBPETokenizer(Tokenizer):
             check = tf.debugging.Assert(tf.reduce_all(in_range), ["ByteBPETokenizer.detokenize: id out of range"])
             with tf.control_dependencies([check]):
                 flat = tf.identity(flat)
-        tokens = tf.gather(self._id_to_token_tensor, flat)
         if isinstance(ids, tf.RaggedTensor):
-            tokens = ids.with_flat_values(tokens)
+            row_lengths = tf.cast(ids.row_lengths(), tf.int32)
+        elif ids.shape.rank == 2:
+            row_lengths = tf.fill(tf.shape(ids)[:1], tf.shape(ids)[1])
         else:
-            tokens = tf.reshape(tokens, tf.shape(ids))
-        text = tf.strings.reduce_join(tokens, axis=-1)
-        return self._unmap_bytes(text)
+            row_lengths = tf.shape(ids)[:1]
+        text = self._bpe.detokenize(flat, row_lengths)
+        return text if ids.shape.rank == 2 else text[0]
 
-    def _unmap_bytes(self, text):
-        """Byte-level characters -> the original UTF-8 bytes; other characters pass through."""
-        shape = tf.shape(text)
-        chars = tf.strings.unicode_split(tf.reshape(text, [-1]), "UTF-8")
-        points = tf.strings.unicode_decode(chars.values, "UTF-8").values  # one code point per char
-        byte = tf.gather(self._char_to_byte, tf.minimum(points, 323))
-        mapped = (points < 324) & (byte >= 0)
-        pieces = tf.where(mapped, tf.gather(self._byte_strings, tf.maximum(byte, 0)), chars.values)
-        return tf.reshape(tf.strings.reduce_join(chars.with_values(pieces), axis=1), shape)
+    # --- TFLite -----------------------------------------------------------
+    def tflite_module(self):
+        """A `tf.Module` whose `tokenize` and `detokenize` tf.functions convert to TFLite.
+
+        Both run the graph of `tokenize`/`detokenize` (the same ids), on a
+        batch of any size, with ids as a flat vector plus row lengths
+        (ragged tensors do not convert):
+
+        - `tokenize(text)`: `text` tf.string [B] -> dict `token_ids` int32 [N]
+          (all rows' ids, row after row), `row_lengths` int32 [B]. For a
+          batch-1 string-in signature, `token_ids` are the text's ids.
+        - `detokenize(token_ids, row_lengths)`: int32 [N] and [B] -> dict
+          `text` tf.string [B]. Ids must be in [0, vocabulary_size): TFLite's
+          GATHER fails on others.
+
+        Converted with builtin ops plus tf-text's `TFText>ByteSplitWithOffsets`
+        and `TFText>NgramsStringJoin` (register
+        `tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS`); see
+        `export_tflite`. Unlike `tokenize`, invalid UTF-8 is not an error
+        here: each invalid byte is a punctuation-class character of its own,
+        so detokenize still returns the input bytes.
+
+        Raises:
+            ValueError: with `special_tokens_in_strings=True` (the special
+                token match is a regex), or when some byte's character is
+                not in the vocabulary and no `unknown_token` is set (a graph
+                without asserts could not report it).
+        """
+        if self.special_tokens_in_strings:
+            raise ValueError(
+                "ByteBPETokenizer.tflite_module: `special_tokens_in_strings=True` needs a regex, which TFLite "
+                "lacks; build the tokenizer with special_tokens_in_strings=False and insert special ids yourself."
+            )
+        missing = [b for b in range(256) if self._bpe.byte_ids[b] < 0]
+        if missing and self.unknown_token is None:
+            raise ValueError(
+                f"ByteBPETokenizer.tflite_module: bytes {missing[:5]} have no token in the vocabulary and no "
+                "`unknown_token` is set; TFLite cannot report them at run time."
+            )
+        tokenizer = self
+
+        class ByteBPETokenizerModule(tf.Module):
+            @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")], autograph=False)
+            def tokenize(self, text):
+                symbols, row_lengths = tokenizer._bpe.tokenize(text, add_prefix_space=tokenizer.add_prefix_space)
+                if tokenizer.unknown_token is not None:
+                    symbols = tf.where(symbols < 0, tokenizer.vocabulary[tokenizer.unknown_token], symbols)
+                return {"token_ids": symbols, "row_lengths": row_lengths}
+
+            @tf.function(
+                input_signature=[
+                    tf.TensorSpec([None], tf.int32, name="token_ids"),
+                    tf.TensorSpec([None], tf.int32, name="row_lengths"),
+                ],
+                autograph=False,
+            )
+            def detokenize(self, token_ids, row_lengths):
+                return {"text": tokenizer._bpe.detokenize(token_ids, row_lengths)}
+
+        return ByteBPETokenizerModule()
+
+    def export_tflite(self, path):
+        """Writes `tflite_module()` as a TFLite file with signatures "tokenize" and "detokenize".
+
+        Converts in this process (the TFLite converter leaks some memory per
+        conversion: convert many tokenizers in child processes). Run it with
+        `kerasnlp_lite.export.tflite.make_interpreter(..., tftext_ops=True)`.
+
+        Returns:
+            `path`.
+        """
+        import tempfile
+
+        from kerasnlp_lite.export.tflite import convert_saved_model
+
+        module = self.tflite_module()
+        with tempfile.TemporaryDirectory() as tmp:
+            tf.saved_model.save(
+                module, tmp, signatures={"tokenize": module.tokenize, "detokenize": module.detokenize}
+            )
+            content = convert_saved_model(tmp, signature_keys=["tokenize", "detokenize"], allow_tftext_ops=True)
+        with open(path, "wb") as f:
+            f.write(content)
+        return path
 
     # --- config -----------------------------------------------------------
     def get_config(self):
