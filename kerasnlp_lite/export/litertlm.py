@@ -48,7 +48,7 @@ import json
 import os
 import tempfile
 
-import numpy as np
+from kerasnlp_lite.utils.validation import is_int
 
 DEFAULT_PREFILL_LENGTHS = (1, 32)
 
@@ -226,7 +226,7 @@ def write_bundle(path, tflite_path, tokenizer, metadata, work_dir):
 # --- export -------------------------------------------------------------------
 def _check_prefill_lengths(prefill_lengths, max_length):
     lengths = list(prefill_lengths)
-    if not lengths or any(isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 1 for t in lengths):
+    if not lengths or any(not is_int(t) or t < 1 for t in lengths):
         raise ValueError(f"`prefill_lengths` must be a non-empty list of ints >= 1, got {prefill_lengths!r}.")
     if len(set(lengths)) != len(lengths):
         raise ValueError(f"`prefill_lengths` must not repeat a length, got {prefill_lengths!r}.")
