@@ -1,6 +1,6 @@
 """Seq2seq bundles (`export_seq2seq_lm`) quantized: float16 and dynamic int8 against float32, greedy, one run.
 
-    python benchmarks/seq2seq_quantization.py [--checkpoint tests/data/tiny_bart] [--max-length 16]
+    python benchmarks/seq2seq_quantization.py [--checkpoint tests/data/tiny_bart] [--max-length 16] [--max-source-length 48]
 
 Exports the checkpoint's `Seq2SeqLM` (`from_hf(..., task="seq2seq_lm")`) three
 times (float32, float16, dynamic_int8; each conversion in a child process),
@@ -70,7 +70,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=os.path.join(os.path.dirname(_HERE), "tests", "data", "tiny_bart"))
     parser.add_argument("--max-length", type=int, default=16, help="decoder tokens, the start token included")
-    parser.add_argument("--max-source-length", type=int, default=32)
+    parser.add_argument("--max-source-length", type=int, default=48, help="the tiny BART's position limit")
     args = parser.parse_args(argv)
 
     from kerasnlp_lite.checkpoints import from_hf
@@ -82,7 +82,9 @@ def main(argv=None):
     for text in SOURCES:
         inputs = preprocessor.encoder_inputs([text])
         row = inputs["encoder_token_ids"][0][inputs["encoder_padding_mask"][0].astype(bool)]
-        sources.append(row[: args.max_source_length].tolist())
+        if len(row) > args.max_source_length:  # never truncate silently: Keras would see the whole source
+            parser.error(f"{text!r} has {len(row)} source tokens > --max-source-length {args.max_source_length}")
+        sources.append(row.tolist())
     end = int(lm.end_token_id)
     keras_ids = []
     for text, source in zip(SOURCES, sources):

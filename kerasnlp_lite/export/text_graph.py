@@ -1,7 +1,7 @@
 """Every tokenizer of this library as the same two TF functions, for the string signatures of every export.
 
-`TokenizerGraph(tokenizer)` has functions convert
-to TFLite with builtin ops plus tf-text custom ops (never Flex):
+`TokenizerGraph(tokenizer)` has these functions, which convert to TFLite with
+builtin ops plus tf-text custom ops (never Flex):
 
 - `tokenize(texts)`: tf.string `[B]` -> (`token_ids` int32 `[N]`, the rows'
   ids one after another; `row_lengths` int32 `[B]`). `tokenize_ragged` gives
@@ -18,8 +18,8 @@ Backends:
   `FastWordpieceTokenizer`, `FastSentencepieceTokenizer` custom ops).
 - `ByteBPETokenizer` (GPT-2, RoBERTa, BART): `tokenizer.tflite_module()`, the
   byte-level BPE graph (builtins plus `TFText>ByteSplitWithOffsets` and
-  `TFText>NgramsStringJoin`); its eager `tokenize` adds checks (Assert ops)
-  that TFLite could not run.
+  `TFText>NgramsStringJoin`); its `tokenize` in a graph adds checks (Assert
+  ops) that TFLite could not run.
 Any other tokenizer is a ValueError naming it.
 """
 
@@ -76,7 +76,12 @@ class TokenizerGraph:
         return tf.RaggedTensor.from_row_lengths(token_ids, tf.cast(row_lengths, tf.int64), validate=False)
 
     def detokenize(self, token_ids, row_lengths):
-        """int32 `[N]` ids and `[B]` row lengths -> tf.string `[B]`."""
+        """int32 `[N]` ids and `[B]` row lengths -> tf.string `[B]`.
+
+        The bundles call it on one row. Measured in TFLite: WordPiece and
+        byte-level BPE detokenize 3 rows in a call; tf-text's
+        FastSentencepieceDetokenize kernel crashes (segfault) on 3 rows.
+        """
         token_ids = tf.cast(token_ids, tf.int32)
         if self._module is not None:
             return self._module.detokenize(token_ids, tf.cast(row_lengths, tf.int32))["text"]
