@@ -14,6 +14,13 @@ also compared with Keras `Seq2SeqLM.generate` (expected: 20/20).
 
 A tiny random-weight checkpoint says little about a trained model's
 agreement; it checks that the quantized bundles convert, run and stay close.
+
+Measured 2026-12-03 on tests/data/tiny_bart (d_model 32, 2+3 layers, 100-token
+vocabulary, random weights), max_length 16, 2 shared cores, 2 min in all:
+float32 546 KB, 20/20 outputs equal to Keras; float16 432 KB (0.79 of
+float32), 20/20 equal to float32; dynamic_int8 402 KB (0.74 of float32:
+tensors under 1024 elements and the tokenizer tables stay float32 / as they
+are), 7/20 outputs equal to float32, token agreement 0.8875.
 """
 
 import argparse
