@@ -56,7 +56,9 @@ def export_saved_model(model, path, signatures=None):
     """
     check_model(model)
     signatures = check_signatures(model, signatures)
-    archive = build_encoder_archive(model, signatures, batch_size=None, sequence_length=None, text_batch_size=None)
+    archive = build_encoder_archive(
+        model, signatures, batch_size=None, sequence_length=None, text_batch_size=None, tflite=False
+    )
     archive.write_out(os.fspath(path), verbose=False)
     return path
 

@@ -104,23 +104,28 @@ def sampling_while_loop(step, start, end, buffer, logits, flat, inputs, max_top_
 
 def add_text_endpoints(archive, tokenizer):
     """Adds `tokenize` (`text` string `[]` -> `token_ids` int32 `[T]`) and `detokenize` (the reverse)
-    to an ExportArchive; returns their names ([] without a tokenizer)."""
+    to an ExportArchive; returns their names ([] without a tokenizer).
+
+    Any tokenizer `TokenizerGraph` (text_graph.py) takes: WordPiece, SentencePiece, byte-level BPE.
+
+    Raises:
+        ValueError: a tokenizer that cannot go to TFLite (`TokenizerGraph`).
+    """
     import tensorflow as tf
+
+    from kerasnlp_lite.export.text_graph import TokenizerGraph
 
     if tokenizer is None:
         return []
+    graph = TokenizerGraph(tokenizer)
 
     def tokenize(inputs):
-        ids = tokenizer.tokenize(tf.reshape(inputs["text"], [1]))  # ragged [1, None]
-        return {"token_ids": tf.cast(ids.flat_values, tf.int32)}
+        token_ids, _ = graph.tokenize(tf.reshape(inputs["text"], [1]))
+        return {"token_ids": token_ids}
 
     def detokenize(inputs):
-        # int64 row splits: FastWordpieceDetokenize accepts no others; FastSentencepiece takes both.
-        count = tf.shape(inputs["token_ids"], out_type=tf.int64)[0]
-        ids = tf.RaggedTensor.from_row_splits(
-            inputs["token_ids"], tf.stack([tf.constant(0, tf.int64), count]), validate=False
-        )
-        return {"text": tf.reshape(tokenizer.detokenize(ids), [])}
+        token_ids = inputs["token_ids"]
+        return {"text": tf.reshape(graph.detokenize(token_ids, tf.shape(token_ids)[:1]), [])}
 
     text_spec = {"text": tf.TensorSpec((), tf.string, name="text")}
     ids_spec = {"token_ids": tf.TensorSpec((None,), tf.int32, name="token_ids")}
@@ -131,9 +136,17 @@ def add_text_endpoints(archive, tokenizer):
 
 def bundle_tokenizer(model, tokenizer):
     """The tokenizer of a bundle's text signatures: `tokenizer`; by default (None) the model's preprocessor's
-    tokenizer (a CausalLM's preprocessor may be the tokenizer itself), if any; False: none."""
+    tokenizer (a CausalLM's preprocessor may be the tokenizer itself), if any; False: none.
+
+    Raises:
+        ValueError: here, before any conversion, when the tokenizer cannot go to TFLite (`TokenizerGraph`).
+    """
+    from kerasnlp_lite.export.text_graph import TokenizerGraph
+
     if tokenizer is False:
         return None
     if tokenizer is None and getattr(model, "preprocessor", None) is not None:
-        return getattr(model.preprocessor, "tokenizer", model.preprocessor)
+        tokenizer = getattr(model.preprocessor, "tokenizer", model.preprocessor)
+    if tokenizer is not None:
+        TokenizerGraph(tokenizer)
     return tokenizer

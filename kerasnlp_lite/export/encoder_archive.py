@@ -12,8 +12,10 @@ Signatures (the on-device contract, export/CONTRACT.md; read by `LiteRunner`):
   `embeddings` float32 `[B, hidden_dim]`.
   Both string signatures also output `num_truncated` int32 `[B]` (tokens the
   packer dropped; truncation is never silent). The tokenizer and packer run
-  inside the graph: in TFLite as tf-text custom ops (register
-  `tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS`) plus builtins. TFLite
+  inside the graph: in TFLite as builtins plus tf-text custom ops (register
+  `tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS`): WordPiece and
+  SentencePiece through tf-text's fast kernels, byte-level BPE (GPT-2,
+  RoBERTa, BART) through its own graph (`text_graph.TokenizerGraph`). TFLite
   string signatures take any number of texts per call by default (tf-text's
   fast tokenizers run at batch > 1 here: tested with 1 and 3), as bytes;
   `text_batch_size=n` fixes it.
@@ -101,8 +103,8 @@ def check_signatures(model, signatures):
     return signatures
 
 
-def build_encoder_archive(model, signatures, batch_size, sequence_length, text_batch_size):
-    """A `keras.export.ExportArchive` with the chosen endpoints."""
+def build_encoder_archive(model, signatures, batch_size, sequence_length, text_batch_size, tflite=True):
+    """A `keras.export.ExportArchive` with the chosen endpoints (`tflite`: string signatures that convert)."""
     from kerasnlp_lite.models.backbone import has_lora, merge_lora
 
     if has_lora(model):
@@ -122,11 +124,11 @@ def build_encoder_archive(model, signatures, batch_size, sequence_length, text_b
     text = text_signature(model)
     if text is not None and text[0] in signatures:
         name, output_name = text
-        preprocessor = _tokenize_only(model.preprocessor)
+        features = text_features(model.preprocessor, tflite)
         length = packer_length(model)
 
         def serve_text(text):
-            packed = dict(preprocessor(text))
+            packed = dict(features(text))
             num_truncated = packed.pop("num_truncated")
             if length is not None:
                 # Static length (and batch, when fixed) for the converter: [B, L].
@@ -138,20 +140,24 @@ def build_encoder_archive(model, signatures, batch_size, sequence_length, text_b
     return archive
 
 
-def _tokenize_only(preprocessor):
-    """The preprocessor with a tokenizer rebuilt without detokenization tables, when it has them.
+def text_features(preprocessor, tflite):
+    """`[B]` strings -> the preprocessor's features (packed inputs and `num_truncated`), as TF code.
 
-    String signatures only tokenize; a WordPiece model built for detokenizing
-    too is 0.5 MB larger (MiniLM's 30k vocabulary). Same ids either way.
+    For TFLite, the tokenizer runs as its `TokenizerGraph` (text_graph.py: the
+    same ids through ops TFLite has; WordPiece without its detokenization
+    tables) and the preprocessor's own packer frames the ids (start / end
+    tokens, padding, truncation counted in `num_truncated`), exactly as
+    `preprocessor.features`. A SavedModel runs `preprocessor.features` itself.
+
+    Raises:
+        ValueError: for TFLite, a tokenizer that cannot go to TFLite.
     """
-    tokenizer = getattr(preprocessor, "tokenizer", None)
-    if not getattr(tokenizer, "support_detokenization", False):
-        return preprocessor
-    config = dict(tokenizer.get_config(), support_detokenization=False)
-    lean = type(preprocessor).from_config(
-        dict(preprocessor.get_config(), tokenizer=keras.saving.serialize_keras_object(type(tokenizer).from_config(config)))
-    )
-    return lean
+    from kerasnlp_lite.export.text_graph import TokenizerGraph
+
+    if not tflite:
+        return preprocessor.features
+    graph = TokenizerGraph(preprocessor.tokenizer, detokenize=False)
+    return lambda text: preprocessor.packer(graph.tokenize_ragged(text))
 
 
 def packer_length(model):

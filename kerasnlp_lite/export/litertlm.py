@@ -90,7 +90,7 @@ def build_litertlm_archive(model, max_length, prefill_lengths=DEFAULT_PREFILL_LE
     archive = keras.export.ExportArchive()
     # Tracking makes the variables the SavedModel's (see generation.py and the shared NOTES). The backbone
     # holds them all (the LM head is the tied embedding); the model would also bring its preprocessor's
-    # lookup tables (a ByteBPETokenizer's), which need Flex ops.
+    # lookup tables (a ByteBPETokenizer's with special_tokens_in_strings), which need Flex ops.
     archive.track(model.backbone)
 
     def prefill(inputs):

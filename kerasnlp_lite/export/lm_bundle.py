@@ -97,7 +97,7 @@ def build_causal_lm_archive(
     # Tracking the model makes its variables the SavedModel's (a bare
     # tf.Module around a Keras 3 model converts without them: NaN outputs).
     archive.track(model)
-    # The tokenizer has no variables: its tf-text model is a constant the endpoints capture.
+    # The tokenizer has no variables: its tf-text model or BPE tables are constants the endpoints capture.
     int_spec = lambda shape, name: tf.TensorSpec(shape, tf.int32, name=name)  # noqa: E731
     cache_specs = {name: tf.TensorSpec((1, heads, length_cap, head_dim), tf.float32, name=name) for name in names}
 
@@ -186,8 +186,9 @@ def export_causal_lm(
         path: the `.tflite` file to write.
         max_length: L, the longest sequence (prompt + generated tokens) the
             file handles; the cache is `[1, N, L, H]` per layer and K, V.
-        tokenizer: a `SentencePieceTokenizer` or `WordPieceTokenizer` (tf-text
-            fast kernels) for `tokenize` / `detokenize`; defaults to the
+        tokenizer: a `SentencePieceTokenizer`, `WordPieceTokenizer` (tf-text
+            fast kernels) or `ByteBPETokenizer` (GPT-2's byte-level BPE graph)
+            for `tokenize` / `detokenize` (text_graph.py); defaults to the
             model's preprocessor's tokenizer, if any. False (or None without
             a preprocessor): no text signatures, builtins only.
         quantize: None, "float16" or "dynamic_int8" (`format.UNCALIBRATED_QUANTIZATION_MODES`).
@@ -212,7 +213,7 @@ def export_causal_lm(
 
     Raises:
         FlexOpError: when the model needs a Flex op (its name and layer).
-        ValueError: for bad arguments.
+        ValueError: for bad arguments, or a tokenizer that cannot go to TFLite.
     """
     if format == "litertlm":
         from kerasnlp_lite.export.litertlm import export_litertlm

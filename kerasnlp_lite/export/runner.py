@@ -81,25 +81,32 @@ class LiteRunner:
 
     Raises:
         FlexOpError: when the file needs Flex ops (LiteRT 2.x cannot run them).
+        ValueError: no file at the path, or bytes that are not a TFLite model
+            (random bytes, a truncated file): the message names the path and
+            gives LiteRT's own reason.
     """
 
     def __init__(self, path_or_bytes, num_threads=1):
         if isinstance(path_or_bytes, (bytes, bytearray)):
             content = bytes(path_or_bytes)
+            source = f"The given {len(content)} bytes"
         else:
             path = os.fspath(path_or_bytes)
             if not os.path.isfile(path):
                 raise ValueError(f"No TFLite file at {path!r}.")
             with open(path, "rb") as f:
                 content = f.read()
-        self.ops = tflite_op_names(content)
+            source = f"{path!r} ({len(content)} bytes)"
+        self.ops, self.metadata = _read_model(content, source)
         self.custom_ops = sorted({op for op in self.ops if not op.isupper()})
         check_no_flex_ops(self.ops, "The model")
-        self.metadata = read_metadata(content)
         self.num_threads = num_threads
-        self._interpreter = make_interpreter(
-            model_content=content, num_threads=num_threads, tftext_ops=bool(self.custom_ops)
-        )
+        try:
+            self._interpreter = make_interpreter(
+                model_content=content, num_threads=num_threads, tftext_ops=bool(self.custom_ops)
+            )
+        except ValueError as error:  # LiteRT's flatbuffer verifier
+            raise ValueError(f"{source} is not a TFLite model LiteRT can load: {error}") from None
         self._runners = {}
         self._signatures = {}
         for name in self._interpreter.get_signature_list():
@@ -355,6 +362,31 @@ class LiteRunner:
                 f"This model has no {missing} signature(s); it has {sorted(self._runners)}. Re-export it with "
                 "the signature (e.g. `export_causal_lm(..., generate_signature=True)` or a tokenizer)."
             )
+
+
+def _read_model(content, source):
+    """(op names, metadata) of TFLite bytes; ValueError naming `source`, with LiteRT's reason, for other bytes.
+
+    Our flatbuffer reader trusts the offsets it reads: on bytes that are not a TFLite model it fails with
+    struct.error or IndexError (or reads garbage), so the file identifier is checked first, and any failure is
+    explained by LiteRT's own verifier.
+    """
+    if content[4:8] == b"TFL3":  # the flatbuffer file identifier of every TFLite model
+        try:
+            return tflite_op_names(content), read_metadata(content)
+        except Exception as error:  # noqa: BLE001 (any failure of the reader means a damaged file)
+            problem = f"{type(error).__name__}: {error}"
+    else:
+        problem = "no TFLite file identifier 'TFL3' at bytes 4-8"
+    if not content:
+        reason = "the file is empty"
+    else:
+        try:
+            make_interpreter(model_content=content, tftext_ops=True)
+            reason = f"LiteRT loads it, but its flatbuffer could not be read ({problem})"
+        except (ValueError, RuntimeError) as error:
+            reason = f"{error} ({problem})"
+    raise ValueError(f"{source} is not a TFLite model: {reason}. Pass a .tflite file written by the exporter.")
 
 
 def _describe(spec):

@@ -120,8 +120,9 @@ def export_seq2seq_lm(
         path: the `.tflite` file to write.
         max_length: L, decoder tokens per output (start token included).
         max_source_length: S, the longest source the file takes.
-        tokenizer: a tf-text-backed tokenizer for `tokenize` / `detokenize`;
-            defaults to the preprocessor's tokenizer, if any; False for none.
+        tokenizer: a WordPiece, SentencePiece or byte-level BPE tokenizer for
+            `tokenize` / `detokenize` (text_graph.py); defaults to the
+            preprocessor's tokenizer, if any; False for none.
         quantize: None, "float16" or "dynamic_int8" (`format.UNCALIBRATED_QUANTIZATION_MODES`).
         max_top_k: the largest `top_k` of the `generate` signature.
         max_stop_tokens: K, slots of `stop_token_ids`.
@@ -133,6 +134,7 @@ def export_seq2seq_lm(
 
     Raises:
         FlexOpError: when some op is neither a builtin nor a tf-text op.
+        ValueError: bad arguments, or a tokenizer that cannot go to TFLite.
     """
     _check_args(model, max_length, max_source_length, quantize, max_top_k, max_stop_tokens)
     tokenizer = bundle_tokenizer(model, tokenizer)

@@ -152,14 +152,18 @@ class ByteBPETokenizer(Tokenizer):
     # --- tables -----------------------------------------------------------
     def _build_tables(self):
         self._bpe = ByteBPEGraph(self.vocabulary, self.merges, bytes_to_unicode())
-        tokens = list(self.vocabulary)
-        # Special tokens inside strings (Keras path only).
-        self._vocab_table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(
-                tf.constant(tokens), tf.constant(np.array([self.vocabulary[t] for t in tokens], np.int32))
-            ),
-            -1,
-        )
+        # Special tokens inside strings (Keras path only). Only then: a hash table is a resource that a model
+        # holding this tokenizer carries into every SavedModel, and its initializer (HashTableV2,
+        # LookupTableImportV2) has no TFLite kernel.
+        self._vocab_table = None
+        if self.special_tokens_in_strings and self.special_tokens:
+            tokens = list(self.vocabulary)
+            self._vocab_table = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(
+                    tf.constant(tokens), tf.constant(np.array([self.vocabulary[t] for t in tokens], np.int32))
+                ),
+                -1,
+            )
         self._byte_chars = tf.constant(bytes_to_unicode())
         self._traced_tokenize = tf.function(
             self._tokenize_batch, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False

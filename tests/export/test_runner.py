@@ -1,6 +1,7 @@
 """`LiteRunner` on a string-in encoder export: the `classify` / `embed` contract and its error messages."""
 
 import os
+import re
 
 import keras
 import numpy as np
@@ -101,3 +102,29 @@ def test_runner_errors_name_what_to_change(encoder_bundle, tmp_path):
     with pytest.raises(ValueError, match="No TFLite file"):
         LiteRunner(str(tmp_path / "missing.tflite"))
     assert os.path.isfile(path)
+
+
+@pytest.mark.slow
+@pytest.mark.tflite
+def test_runner_refuses_files_that_are_not_tflite(encoder_bundle, tmp_path):
+    # A ValueError naming the path with LiteRT's own reason, not a struct.error from our flatbuffer reader.
+    path, _, _ = encoder_bundle
+    with open(path, "rb") as f:
+        content = f.read()
+    bad = {
+        "random.tflite": np.random.default_rng(0).bytes(5000),
+        "truncated.tflite": content[: len(content) // 2],
+        "header_only.tflite": content[:8],
+    }
+    for name, data in bad.items():
+        (tmp_path / name).write_bytes(data)
+        pattern = rf"{re.escape(repr(str(tmp_path / name)))} \({len(data)} bytes\) is not a TFLite model: " \
+                  r"The model is not a valid Flatbuffer buffer"
+        with pytest.raises(ValueError, match=pattern):
+            LiteRunner(str(tmp_path / name))
+    (tmp_path / "empty.tflite").write_bytes(b"")
+    with pytest.raises(ValueError, match="is not a TFLite model: the file is empty"):
+        LiteRunner(str(tmp_path / "empty.tflite"))
+    with pytest.raises(ValueError, match=r"The given 64 bytes is not a TFLite model"):
+        LiteRunner(content[:64])
+    assert LiteRunner(content).signatures.keys() == {"classify", "embed"}
