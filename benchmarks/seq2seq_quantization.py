@@ -35,7 +35,6 @@ sys.path = [p for p in sys.path if os.path.abspath(p or os.getcwd()) != _HERE]
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
 
 SOURCES = [
     "The model merges each pair.",
