@@ -6,6 +6,8 @@ et al. 2021) and RelativePositionBias (T5, Raffel et al. 2020).
 """
 
 import math
+import os
+import tempfile
 
 import keras
 import numpy as np
@@ -20,7 +22,8 @@ from kerasnlp_lite.layers import (
     SinusoidalPositionEncoding,
     relative_position_bucket,
 )
-from tests.test_case import assert_allclose, run_layer_test, run_tflite_parity_test
+from kerasnlp_lite.export.tflite import convert_in_subprocess, run_tflite, tflite_op_names
+from tests.test_case import assert_allclose, run_layer_test
 
 rng = np.random.default_rng(0)
 
@@ -424,38 +427,61 @@ def test_bad_inputs_t5_bias():
         relative_position_bucket(np.arange(3), bidirectional=True, num_buckets=9)
 
 
-# --- TFLite: one conversion per layer, positions fed as a tensor (decode style) ---------
+# --- TFLite: one conversion for all five layers, positions fed as a tensor (decode style) ---
+
+TFLITE_LAYERS = ["sinusoidal", "learned", "shaw", "rotary", "t5"]
 
 
-def _tflite_model(name):
-    """(model, inputs) for one layer; `index` is the cache index of decoding."""
+def _tflite_model():
+    """(model, inputs): one functional model with an output per layer (keyed by the names of
+    TFLITE_LAYERS), so a single conversion covers all five; `index` is the cache index of decoding."""
     index = keras.Input((), batch_size=1, dtype="int32", name="index")
     offset = index[0]
-    data = {"index": np.array([3], "int32")}
-    if name in ("sinusoidal", "learned", "t5"):
-        x = keras.Input((2, 7), batch_size=1, name="x")
-        data["x"] = _x(1, 2, 7)
-        if name == "sinusoidal":  # odd width: the last cosine is dropped
-            out = SinusoidalPositionEncoding()(x, start_index=offset)
-        elif name == "learned":
-            out = PositionEmbedding(10)(x, start_index=offset)
-        else:
-            out = RelativePositionBias(num_heads=2, num_buckets=8, max_distance=16, bidirectional=False)(
-                x, key_length=9, query_offset=offset
-            )
-        return keras.Model({"x": x, "index": index}, out), data
+    x = keras.Input((2, 7), batch_size=1, name="x")
     heads = keras.Input((2, 3, 4), batch_size=1, name="heads")  # [B, N, T, H]
-    data["heads"] = _x(1, 2, 3, 4)
-    if name == "shaw":
-        out = RelativePositionEmbedding(max_distance=2)(heads, key_length=8, query_offset=offset)
-    else:
-        out = RotaryEmbedding()(heads, start_index=offset)
-    return keras.Model({"heads": heads, "index": index}, out), data
+    data = {"index": np.array([3], "int32"), "x": _x(1, 2, 7), "heads": _x(1, 2, 3, 4)}
+    outputs = {
+        # Odd width: the last cosine is dropped.
+        "sinusoidal": SinusoidalPositionEncoding()(x, start_index=offset),
+        "learned": PositionEmbedding(10)(x, start_index=offset),
+        "shaw": RelativePositionEmbedding(max_distance=2)(heads, key_length=8, query_offset=offset),
+        "rotary": RotaryEmbedding()(heads, start_index=offset),
+        "t5": RelativePositionBias(num_heads=2, num_buckets=8, max_distance=16, bidirectional=False)(
+            x, key_length=9, query_offset=offset
+        ),
+    }
+    return keras.Model({"x": x, "heads": heads, "index": index}, outputs), data
+
+
+@pytest.fixture(scope="module")
+def tflite_result():
+    """The one conversion (in a child process): op names, TFLite outputs and Keras outputs by layer."""
+    model, data = _tflite_model()
+    with tempfile.TemporaryDirectory() as tmp:
+        keras_path = os.path.join(tmp, "model.keras")
+        tflite_path = os.path.join(tmp, "model.tflite")
+        model.save(keras_path)
+        convert_in_subprocess(keras_path, tflite_path)
+        with open(tflite_path, "rb") as f:
+            content = f.read()
+    op_names = sorted(set(tflite_op_names(content)))
+    lite = run_tflite(content, data)
+    expected = {name: np.asarray(value) for name, value in model(data).items()}
+    return op_names, lite, expected
 
 
 @pytest.mark.slow
 @pytest.mark.tflite
-@pytest.mark.parametrize("name", ["sinusoidal", "learned", "shaw", "rotary", "t5"])
-def test_tflite_parity(name):
-    model, data = _tflite_model(name)
-    run_tflite_parity_test(model, data)
+@pytest.mark.parametrize("name", TFLITE_LAYERS)
+def test_tflite_parity(tflite_result, name):
+    # As `run_tflite_parity_test`: builtin ops only (no Flex, no custom), same shape, max abs diff <= 1e-5.
+    op_names, lite, expected = tflite_result
+    flex = [op for op in op_names if op.startswith("Flex")]
+    assert not flex, f"Flex ops present: {flex}"
+    custom = [op for op in op_names if not op.isupper()]
+    assert not custom, f"custom (non-builtin) ops present: {custom}"
+    assert sorted(lite) == sorted(TFLITE_LAYERS), f"TFLite outputs {sorted(lite)}"
+    ref = expected[name].astype(np.float64)
+    assert lite[name].shape == ref.shape, f"TFLite shape {lite[name].shape} != Keras shape {ref.shape}"
+    worst = float(np.max(np.abs(lite[name].astype(np.float64) - ref)))
+    assert worst <= 1e-5, f"{name}: TFLite differs from Keras by {worst} > 1e-5"

@@ -30,6 +30,9 @@ SMALL = dict(
 )
 RANK = 4
 KEY_TOKEN = 7
+# The key-token task's training run, shared by the LoRA test and its head-only control. 32 steps
+# suffice: LoRA reaches held-out accuracy 1.0 (>= 0.9 asserted), the head alone ~0.56 (< 0.75 asserted).
+TRAIN_EXAMPLES, TRAIN_EPOCHS = 512, 2
 _TINY = dict(vocabulary_size=40, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32)
 FAMILIES = {
     BertBackbone: dict(_TINY, max_sequence_length=12),
@@ -216,10 +219,10 @@ def lora_run():
     total = classifier.count_params()
     backbone.enable_lora(RANK)
     classifier.compile(optimizer=keras.optimizers.Adam(3e-3))
-    x, y = _key_token_task(1024, seed=0)
+    x, y = _key_token_task(TRAIN_EXAMPLES, seed=0)
     x_test, y_test = _key_token_task(512, seed=1)
     before = {w.path: w.numpy().copy() for w in classifier.weights}
-    classifier.fit(x, y, batch_size=32, epochs=3, verbose=0)
+    classifier.fit(x, y, batch_size=32, epochs=TRAIN_EPOCHS, verbose=0)
     accuracy = float(np.mean(np.argmax(classifier.predict(x_test, verbose=0), -1) == y_test))
     return dict(classifier=classifier, total=total, before=before, x_test=x_test, y_test=y_test, accuracy=accuracy)
 
@@ -252,9 +255,9 @@ def test_head_alone_does_not_learn_the_task():
     classifier = TextClassifier(BertBackbone(**SMALL, dropout=0.0), num_classes=2, dropout=0.0)
     freeze(classifier)
     classifier.compile(optimizer=keras.optimizers.Adam(3e-3))
-    x, y = _key_token_task(1024, seed=0)
+    x, y = _key_token_task(TRAIN_EXAMPLES, seed=0)
     x_test, y_test = _key_token_task(512, seed=1)
-    classifier.fit(x, y, batch_size=32, epochs=3, verbose=0)
+    classifier.fit(x, y, batch_size=32, epochs=TRAIN_EPOCHS, verbose=0)
     accuracy = float(np.mean(np.argmax(classifier.predict(x_test, verbose=0), -1) == y_test))
     print(f"key-token task, held-out accuracy training the head only: {accuracy:.3f}")
     assert accuracy < 0.75
@@ -351,7 +354,8 @@ def test_gpt_causal_lm_with_lora(tmp_path):
     np.testing.assert_array_equal(np.asarray(loaded(x)), logits)
     lm.compile(optimizer=keras.optimizers.Adam(1e-2))
     before = {w.path: w.numpy().copy() for w in lm.weights}
-    lm.fit(x, np.roll(x["token_ids"], -1, axis=1), epochs=2, verbose=0)
+    # B is non-zero, so one step already gives every LoRA factor (A too) a gradient.
+    lm.fit(x, np.roll(x["token_ids"], -1, axis=1), epochs=1, verbose=0)
     for weight in lm.weights:
         moved = not np.array_equal(before[weight.path], weight.numpy())
         assert moved == _is_lora(weight), weight.path
