@@ -60,10 +60,10 @@ def test_console_script_help_imports_no_tensorflow():
         assert derived in " ".join(result.stdout.split()), result.stdout
 
 
-def test_info_lists_versions_layers_and_tftext_ops():
-    result = _run("info", "--json")
-    assert result.returncode == 0, result.stderr
-    info = json.loads(result.stdout)
+def test_info_lists_versions_layers_and_tftext_ops(capsys):
+    # In this process (`--help` above is what needs a fresh one): the command, not its imports.
+    assert main(["info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
     assert info["versions"]["tensorflow"].startswith("2.20")
     for layer in ("MultiHeadAttention", "TransformerEncoderBlock", "TransformerDecoderBlock", "TextEmbedding"):
         assert layer in info["layers"]
@@ -83,7 +83,9 @@ def test_unknown_command_fails_clearly():
 def test_demo_trains_exports_and_generates_the_same_text_on_device(tmp_path):
     from kerasnlp_lite.demo import run_demo
 
-    report = run_demo(out_dir=str(tmp_path), steps=300, verbose=0)
+    # The demo's own knobs at their fast end: 120 steps on 40 documents (still 6 prompts) take the loss from
+    # ~6.9 to ~1.4, far under the halving checked here; export and on-device generation are the full path.
+    report = run_demo(out_dir=str(tmp_path), steps=120, train_documents=40, verbose=0)
     first, last = report["train_loss_first_last"]
     assert last < 0.5 * first, report["train_loss_first_last"]
     agree, total = report["greedy_prompts_identical_keras_vs_tflite"].split("/")
@@ -201,11 +203,13 @@ def test_export_command_writes_a_checked_tflite_file_and_a_saved_model(tmp_path,
     classifier = _text_model("classifier")
     keras_path = str(tmp_path / "classifier.keras")
     classifier.save(keras_path)
-    result = _run("export", "--model", keras_path, "--format", "tflite", "--quantize", "dynamic_int8",
-                  "--out", str(tmp_path / "out"), "--sequence-length", "16")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "serving_default" in result.stdout and "classify" in result.stdout, result.stdout
-    assert "min cosine" in result.stdout, result.stdout
+    # The command's entry point in this process (the console script is tested above; the conversion runs in
+    # a child process either way).
+    assert main(["export", "--model", keras_path, "--format", "tflite", "--quantize", "dynamic_int8",
+                 "--out", str(tmp_path / "out"), "--sequence-length", "16"]) == 0
+    printed = capsys.readouterr().out
+    assert "serving_default" in printed and "classify" in printed, printed
+    assert "min cosine" in printed, printed
     tflite_path = str(tmp_path / "out" / "classifier.tflite")
     # The string-in file through the predict command: the Keras probabilities, up to int8 weights.
     assert main(["predict", "--model", tflite_path, *TEXTS]) == 0
@@ -213,8 +217,8 @@ def test_export_command_writes_a_checked_tflite_file_and_a_saved_model(tmp_path,
     np.testing.assert_allclose([row["probabilities"] for row in rows],
                                _softmax(np.asarray(classifier.predict(TEXTS, verbose=0))), atol=0.05)
     _refused(capsys, ["generate", "--model", tflite_path, "hi"], "is not a generation export")
-    result = _run("export", "--model", keras_path, "--format", "saved_model", "--out", str(tmp_path / "sm"))
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert main(["export", "--model", keras_path, "--format", "saved_model", "--out", str(tmp_path / "sm")]) == 0
+    assert json.loads(capsys.readouterr().out)["saved_model"] == str(tmp_path / "sm" / "classifier")
     loaded = tf.saved_model.load(str(tmp_path / "sm" / "classifier"))
     data = {name: np.ones((2, 16), "int32") for name in ("token_ids", "segment_ids", "padding_mask")}
     outputs = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in data.items()})

@@ -1,10 +1,11 @@
 """`kerasnlp-lite train`: flags and their derived defaults, a 30-step run end to end, its export and on-device text."""
 
 import argparse
+import contextlib
 import dataclasses
+import io
 import json
 import os
-import subprocess
 import sys
 import typing
 
@@ -18,7 +19,7 @@ from kerasnlp_lite.training.cli import TRAIN_FLAGS, add_train_parser, config_fro
 from kerasnlp_lite.training.optimizers import DECAYS
 from kerasnlp_lite.training.strategy import STRATEGY_KINDS
 from kerasnlp_lite.training.trainer import DTYPES
-from tests.training._processes import ROOT, run_process
+from tests.training._processes import run_process
 
 
 def _parse(argv):
@@ -104,18 +105,19 @@ class _InterruptAfterFirstCheckpoint(keras.callbacks.Callback):
 
 @pytest.mark.slow
 def test_shorter_last_interval_resumes_exactly(tmp_path, capsys):
-    # 150 steps: checkpoints every min(100, 150) = 100 steps, then a 50-step last epoch.
-    config = dict(TINY, steps=150, steps_per_execution=50)
+    # 110 steps: checkpoints every min(100, 110) = 100 steps, then a 10-step last epoch (the fewest steps
+    # with a derived interval and a shorter last epoch; steps_per_execution 10 divides both).
+    config = dict(TINY, steps=110, steps_per_execution=10)
     straight = train(TrainConfig(out=str(tmp_path / "straight"), **config))
-    assert int(straight.model.optimizer.iterations.numpy()) == 150 and len(straight.history["loss"]) == 2
+    assert int(straight.model.optimizer.iterations.numpy()) == 110 and len(straight.history["loss"]) == 2
     with pytest.raises(_Interrupted):
         train(TrainConfig(out=str(tmp_path / "resumed"), **config), callbacks=[_InterruptAfterFirstCheckpoint()])
     # Another interval would map the restored epoch to another step: refused, with the one to pass.
-    assert run_train(_parse(["--out", str(tmp_path / "resumed"), *_flags(dict(config, checkpoint_every=50))])) == 2
+    assert run_train(_parse(["--out", str(tmp_path / "resumed"), *_flags(dict(config, checkpoint_every=10))])) == 2
     assert "--checkpoint-every 100 to resume it" in capsys.readouterr().err
     resumed = train(TrainConfig(out=str(tmp_path / "resumed"), **config))
-    assert resumed.initial_step == 100 and int(resumed.model.optimizer.iterations.numpy()) == 150
-    assert resumed.history["loss"] == straight.history["loss"][1:]  # the 50-step epoch, the same batches
+    assert resumed.initial_step == 100 and int(resumed.model.optimizer.iterations.numpy()) == 110
+    assert resumed.history["loss"] == straight.history["loss"][1:]  # the 10-step epoch, the same batches
     diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
                for a, b in zip(resumed.model.weights, straight.model.weights))
     assert diff <= 1e-6, diff
@@ -134,27 +136,38 @@ FAST = ["--global-batch-size", "8", "--sequence-length", "32", "--vocabulary-siz
 PROMPT = "Return the"
 
 
+def _main_in_process(argv):
+    # The command's own entry point, `kerasnlp_lite.cli.main`, in this process (the console script and its
+    # imports are tests/test_cli.py's): returns (exit code, stdout).
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = cli_main(argv)
+    return code, stdout.getvalue()
+
+
+# One run of the train command (and one export, one load of its model) shared by the tests below.
 @pytest.fixture(scope="module")
 def run_30_steps(tmp_path_factory):
     out = tmp_path_factory.mktemp("train") / "run"
-    code, output = run_process(
-        [sys.executable, "-m", "kerasnlp_lite.cli", "train", "--model", "gpt2_tiny", "--data", "builtin",
-         "--steps", "30", "--out", str(out), *FAST],
-        timeout=600,
-    )
+    code, output = _main_in_process(
+        ["train", "--model", "gpt2_tiny", "--data", "builtin", "--steps", "30", "--out", str(out), *FAST])
     assert code == 0, output[-3000:]
     return out, json.loads(output.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def trained_model(run_30_steps):
+    from kerasnlp_lite.saving import load_model
+
+    return load_model(str(run_30_steps[0] / "model.keras"))
 
 
 @pytest.fixture(scope="module")
 def exported_30_steps(run_30_steps, tmp_path_factory):
     out, _ = run_30_steps
     folder = tmp_path_factory.mktemp("export")
-    code, output = run_process(
-        [sys.executable, "-m", "kerasnlp_lite.cli", "export", "--model", str(out / "model.keras"), "--format", "tflite",
-         "--out", str(folder)],
-        timeout=600,
-    )
+    code, output = _main_in_process(
+        ["export", "--model", str(out / "model.keras"), "--format", "tflite", "--out", str(folder)])
     assert code == 0, output[-3000:]
     return folder / "model.tflite"
 
@@ -181,12 +194,11 @@ def test_train_30_steps_alone_writes_model_logs_and_derived_defaults(run_30_step
 
 
 @pytest.mark.slow
-def test_trained_model_takes_strings(run_30_steps, capsys):
+def test_trained_model_takes_strings(run_30_steps, trained_model, capsys):
     from kerasnlp_lite.models import CausalLMPreprocessor
-    from kerasnlp_lite.saving import load_model
 
     out, _ = run_30_steps
-    model = load_model(str(out / "model.keras"))
+    model = trained_model
     preprocessor = model.preprocessor
     assert isinstance(preprocessor, CausalLMPreprocessor)
     assert preprocessor.tokenizer.proto == (out / "tokenizer.model").read_bytes()
@@ -202,24 +214,17 @@ def test_trained_model_takes_strings(run_30_steps, capsys):
 
 
 @pytest.mark.slow
-def test_export_of_the_trained_model_generates_on_device(run_30_steps, exported_30_steps, capsys):
+def test_export_of_the_trained_model_generates_on_device(trained_model, exported_30_steps, capsys):
     from kerasnlp_lite.export import LiteRunner
-    from kerasnlp_lite.saving import load_model
 
     runner = LiteRunner(str(exported_30_steps))
     assert {"tokenize", "detokenize", "prefill", "decode", "generate"} <= set(runner.signatures)  # no extra flag
     assert runner.max_length == 32
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
-    result = subprocess.run(
-        [sys.executable, "-m", "kerasnlp_lite.cli", "generate", "--model", str(exported_30_steps), "--json", PROMPT,
-         "A list"],
-        capture_output=True, text=True, timeout=300, env=env,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    printed = [json.loads(line) for line in result.stdout.splitlines()]
+    capsys.readouterr()
+    assert cli_main(["generate", "--model", str(exported_30_steps), "--json", PROMPT, "A list"]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]  # only JSON lines on stdout
     # Greedy on device = greedy in Keras on the same ids (the file has no end token: no stop on either side).
-    model = load_model(str(run_30_steps[0] / "model.keras"))
-    expected = model.generate([PROMPT, "A list"], max_length=32)
+    expected = trained_model.generate([PROMPT, "A list"], max_length=32)
     assert printed == [{"prompt": PROMPT, "text": expected[0]}, {"prompt": "A list", "text": expected[1]}]
     assert printed[0]["text"].startswith(PROMPT) and len(printed[0]["text"]) > len(PROMPT)
     # Sampling on device: top-k with a seed repeats itself.
@@ -244,7 +249,7 @@ def test_train_command_bert_masked_lm(tmp_path):
     from kerasnlp_lite.models import MaskedLMPreprocessor
     from kerasnlp_lite.saving import load_model
 
-    small = ["--steps", "4", "--global-batch-size", "8", "--sequence-length", "32", "--vocabulary-size", "300",
+    small = ["--steps", "1", "--global-batch-size", "8", "--sequence-length", "32", "--vocabulary-size", "300",
              "--max-documents", "300", "--verbose", "0"]
     assert run_train(_parse(["--model", "bert_tiny", "--out", str(tmp_path), *small])) == 0
     preprocessor = load_model(str(tmp_path / "model.keras")).preprocessor
