@@ -17,7 +17,7 @@ litert_lm = pytest.importorskip("litert_lm")
 pytest.importorskip("litert_lm_builder")
 
 from kerasnlp_lite.checkpoints import from_hf  # noqa: E402
-from kerasnlp_lite.export.generation import export_causal_lm  # noqa: E402
+from kerasnlp_lite.export.lm_bundle import export_causal_lm  # noqa: E402
 from kerasnlp_lite.export.litertlm import hf_tokenizer_json, kv_cache_names  # noqa: E402
 from kerasnlp_lite.models import CausalLM, GPTBackbone  # noqa: E402
 from kerasnlp_lite.models.causal_lm_preprocessor import CausalLMPreprocessor  # noqa: E402
@@ -81,7 +81,7 @@ def bundles(tmp_path_factory):
         reports = dict(zip(models, pool.map(export, models)))
     result = {}
     for name, lm in models.items():
-        engine = litert_lm.Engine(reports[name]["path"], backend=litert_lm.interfaces.CPU(thread_count=1))
+        engine = litert_lm.Engine(reports[name].path, backend=litert_lm.interfaces.CPU(thread_count=1))
         result[name] = (lm, reports[name], engine)
     yield result
     for _, _, engine in result.values():
