@@ -126,16 +126,16 @@ def main(argv=None):
         "max_length": args.max_length,
         "quantize": args.quantize,
         "export_s": round(time.perf_counter() - begin, 1),
-        "bundle_mb": round(report["size_bytes"] / 2**20, 1),
-        "tflite_mb": round(report["tflite_size_bytes"] / 2**20, 1),
+        "bundle_mb": round(report.size_bytes / 2**20, 1),
+        "tflite_mb": round(report.metadata["tflite_size_bytes"] / 2**20, 1),
         "runs": [],
     }
     unpacked = os.path.join(out, "unpacked")
-    litertlm_builder.unpack(report["path"], unpacked)
+    litertlm_builder.unpack(report.path, unpacked)
     tflite = [os.path.join(r, f) for r, _, files in os.walk(unpacked) for f in files if f.endswith(".tflite")][0]
     for threads in args.threads:
         for runtime, run in (
-            ("litert_lm", lambda: litertlm_benchmark(report["path"], threads, args.prefill_tokens, args.decode_tokens)),
+            ("litert_lm", lambda: litertlm_benchmark(report.path, threads, args.prefill_tokens, args.decode_tokens)),
             ("literunner", lambda: literunner_benchmark(
                 tflite, threads, args.prefill_tokens, args.decode_tokens, lm.backbone.num_layers)),
         ):
