@@ -37,11 +37,14 @@ def gpt2_tokenizer():
 def build_model(max_length):
     import keras
 
-    from kerasnlp_lite.models import CausalLM, GPTBackbone
+    from kerasnlp_lite.models import CausalLM, CausalLMPreprocessor, GPTBackbone
 
     keras.utils.set_random_seed(0)
     backbone = GPTBackbone.from_preset("gpt2_small", max_sequence_length=max_length, dropout=0.0)
-    return CausalLM(backbone, preprocessor=gpt2_tokenizer())
+    tokenizer = gpt2_tokenizer()
+    end = tokenizer.token_to_id("<|endoftext|>")  # LiteRT-LM needs a stop token; GPT-2's <|endoftext|>
+    preprocessor = CausalLMPreprocessor(tokenizer, sequence_length=max_length - 1, start_token_id=end, end_token_id=end)
+    return CausalLM(backbone, preprocessor=preprocessor)
 
 
 def litertlm_benchmark(path, threads, prefill_tokens, decode_tokens):
