@@ -194,6 +194,21 @@ def _describe(result):
     return text if len(text) < 200 else text[:200] + "..."
 
 
+def warned(fn, *args, **kwargs):
+    """(result, [warning messages]) of `fn(*args, **kwargs)`: for cases whose documented answer is a warning."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fn(*args, **kwargs)
+    return result, [str(w.message) for w in caught]
+
+
+def warns_about(*words):
+    """A check: the case returned `warned(...)` output and one warning contains every word."""
+    return lambda out: any(all(word in message for word in words) for message in out[1])
+
+
 def disable_traceback_filtering():
     import keras
     import tensorflow as tf

@@ -119,7 +119,8 @@ class Shared:
     # --- decoders and seq2seq --------------------------------------------------------------------------
     @functools.cached_property
     def sp_size(self):
-        return int(self.sentencepiece.vocabulary_size())
+        size = self.sentencepiece.vocabulary_size
+        return int(size() if callable(size) else size)
 
     @functools.cached_property
     def gpt(self):
