@@ -199,7 +199,6 @@ def cases():
           kind=TEXT),
         C("models.TokenClassifier.fit", "label 3 with num_classes=3", lambda s: _token_classifier_fit(s, [0, 3]),
           kind=IDS),
-        C("models.TokenClassifier.fit", "label -1", lambda s: _token_classifier_fit(s, [-1, 0]), kind=IDS),
         C("models.TokenClassifier", "num_classes=1.5", lambda s: models.TokenClassifier(s.bert, num_classes=1.5)),
         C("models.TextEmbedder", "normalize='yes'", lambda s: models.TextEmbedder(s.bert, normalize="yes")),
         C("models.TextEmbedder", "an all-padding row", lambda s: _embedder_all_padding(s), kind=NAN,
