@@ -2,7 +2,8 @@
 
 A case is one public entry point called with one bad input. Its outcome is one of:
 
-- `clear`: a ValueError/TypeError (or an exception class of kerasnlp_lite's own) raised by our code, or a
+- `clear`: a ValueError/TypeError (or an exception class of kerasnlp_lite's own, or a FileNotFoundError for a
+  missing file) raised by our code, or a
   TF runtime error whose readable message (the first lines, "Graph execution error" boilerplate removed)
   is one of our messages (it names the argument in backticks or one of our classes).
 - `deep`: any other exception: a TF/Keras/numpy error raised outside our code, a KeyError or IndexError
@@ -115,6 +116,8 @@ def classify_exception(error):
         if ours_raised:
             return "clear", "raised by our code"
         return "deep", f"{type(error).__name__} raised outside our code ({_short(filename)}:{lineno})"
+    if isinstance(error, OSError) and not isinstance(error, tf.errors.OpError) and ours_raised:
+        return "clear", "file error raised by our code, with our message"
     if isinstance(error, tf.errors.OpError):
         head = "\n".join(_readable_message(error)[:4])
         if OUR_MARK.search(head):
