@@ -143,7 +143,7 @@ def cases():
         C("training.TrainConfig", "steps='100' (a string)", lambda s: config(steps="100")),
         C("training.AdamW", "learning_rate=-0.1", lambda s: training.AdamW(learning_rate=-0.1)),
         C("training.AdamW", "weight_decay=-1", lambda s: training.AdamW(weight_decay=-1.0)),
-        C("training.WarmupDecay", "warmup_steps > decay_steps", lambda s: training.WarmupDecay(1e-3, 10, 5)),
+        C("training.WarmupDecay", "peak_learning_rate=-1e-3", lambda s: training.WarmupDecay(-1e-3, 1, 5)),
         C("training.WarmupDecay", "decay='step'", lambda s: training.WarmupDecay(1e-3, 1, 5, decay="step")),
         C("training.create_optimizer", "total_steps=0",
           lambda s: training.create_optimizer(s.classifier, 1e-3, total_steps=0)),
