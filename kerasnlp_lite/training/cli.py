@@ -10,6 +10,7 @@ kerasnlp_lite.training.cli --model gpt2_tiny --steps 500 --out runs/x`.
 import argparse
 import json
 import sys
+import warnings
 
 from kerasnlp_lite.cli import TRAIN_FLAGS, add_train_parser
 
@@ -24,6 +25,16 @@ def config_from_args(args):
     if getattr(args, "config", None):
         return TrainConfig.from_json(args.config, **given)
     return TrainConfig(**given)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    # A skipped checkpoint or a forced resume is news for the user of the command, not a code location.
+    from kerasnlp_lite.training import CheckpointWarning
+
+    if issubclass(category, CheckpointWarning):
+        print(f"kerasnlp-lite train: warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def run_train(args):
@@ -41,10 +52,13 @@ def run_train(args):
     except (ValueError, TypeError, OSError) as error:
         print(f"kerasnlp-lite train: error: {error}", file=sys.stderr)
         return 2
-    from kerasnlp_lite.training import CheckpointError, TrainingDivergedError, train
+    from kerasnlp_lite.training import CheckpointError, CheckpointWarning, TrainingDivergedError, train
 
     try:
-        result = train(config, force=bool(getattr(args, "force", False)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", CheckpointWarning)
+            warnings.showwarning = _show_warning
+            result = train(config, force=bool(getattr(args, "force", False)))
     except CheckpointError as error:
         print(f"kerasnlp-lite train: error: {error}", file=sys.stderr)
         return 2
