@@ -106,7 +106,7 @@ class StopOnNonFiniteLoss(_StepCounter):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             raise TrainingDivergedError(
-                f"The loss is {float(loss)} at step {self.step}: training stopped before saving anything from it "
+                f"The loss is {float(loss)} after step {self.step}: training stopped before saving anything from it "
                 f"({self.last_good() if self.last_good else 'nothing was written'}). Lower --learning-rate (or "
                 "check the data) and rerun; changed flags need --force to resume the checkpoint."
             )
@@ -138,7 +138,7 @@ class TrainingCheckpoint(_StepCounter):
         if bad:
             # The loss of the step that made them was still finite: its update is the first to see NaN.
             raise TrainingDivergedError(
-                f"{len(bad)} variables are not finite at step {self.step} (first: {bad[0]}): not saving them "
+                f"{len(bad)} variables are not finite after step {self.step} (first: {bad[0]}): not saving them "
                 f"({self.describe_last()}). Lower --learning-rate and rerun; changed flags need --force."
             )
         write_checkpoint(self.directory, self.step, arrays, names, self.metadata)

@@ -20,7 +20,15 @@ import warnings
 import numpy as np
 import pytest
 
-from kerasnlp_lite.training import CheckpointError, CheckpointWarning, TrainConfig, check_resumable, train
+from kerasnlp_lite.training import (
+    CheckpointError,
+    CheckpointWarning,
+    TrainConfig,
+    TrainingDivergedError,
+    check_resumable,
+    train,
+)
+from kerasnlp_lite.training.callbacks import StopOnNonFiniteLoss, TrainingCheckpoint, restore_state
 from kerasnlp_lite.training.checkpointing import latest_checkpoint, list_checkpoints, read_checkpoint, write_checkpoint
 from kerasnlp_lite.training.cli import add_train_parser, run_train
 from tests.training._processes import max_weight_diff, run_worker, weights
@@ -97,6 +105,43 @@ def test_read_checks_the_data_it_is_given(tmp_path):
     os.remove(_data_path(tmp_path, 5))
     with pytest.raises(CheckpointError, match="cannot read the data file"):
         read_checkpoint(checkpoint)
+
+
+def test_callbacks_never_write_non_finite_state_and_restore_checks_shapes(tmp_path):
+    import keras
+
+    def model(units):
+        dense = keras.Sequential([keras.Input((3,)), keras.layers.Dense(units)])
+        dense.compile(optimizer="adam", loss="mse")
+        return dense
+
+    small = model(2)
+    saver = TrainingCheckpoint(str(tmp_path), {"config": {}}, start_step=4)
+    saver.set_model(small)
+    saver.on_epoch_begin(0)
+    saver.on_train_batch_end(1)  # two steps after step 4
+    saver.on_epoch_end(0)
+    (checkpoint,) = list_checkpoints(str(tmp_path))
+    assert checkpoint.step == 6
+    small.layers[0].kernel.assign(np.full((3, 2), np.nan, "float32"))
+    saver.on_epoch_begin(1)
+    saver.on_train_batch_end(1)
+    with pytest.raises(TrainingDivergedError, match="not finite after step 8.*the last good checkpoint, step 6"):
+        saver.on_epoch_end(1)
+    assert [c.step for c in list_checkpoints(str(tmp_path))] == [6]  # nothing written from the NaN weights
+    guard = StopOnNonFiniteLoss(start_step=0)
+    guard.on_epoch_begin(0)
+    guard.on_train_batch_end(0, {"loss": 1.5})
+    with pytest.raises(TrainingDivergedError, match="loss is inf after step 2"):
+        guard.on_train_batch_end(1, {"loss": float("inf")})
+    # A checkpoint restores into the same architecture only.
+    arrays = read_checkpoint(checkpoint)
+    names = [v["name"] for v in checkpoint.manifest["variables"]]
+    same = model(2)
+    restore_state(same, arrays, names, "ckpt")
+    np.testing.assert_array_equal(same.layers[0].kernel.numpy(), arrays[0])
+    with pytest.raises(CheckpointError, match=r"ckpt: model/.*kernel is float32\[3, 2\] in the checkpoint"):
+        restore_state(model(4), arrays, names, "ckpt")
 
 
 # --- a SIGKILL during a checkpoint write, and what a resumed run does with damaged or changed checkpoints ---------
@@ -203,7 +248,7 @@ def test_changed_config_is_refused_force_resumes_and_nan_saves_nothing(runs, cap
     assert warning.startswith("kerasnlp-lite train: warning: ") and "with changed settings: learning_rate" in warning
     assert error.startswith("kerasnlp-lite train: error: ") and "Traceback" not in error, error
     # Stopped after step 10 (so it resumed there), naming the last good checkpoint.
-    assert re.search(r"(loss is (nan|inf)|variables are not finite) at step 1[1-5]\b", error), error
+    assert re.search(r"(loss is (nan|inf)|variables are not finite) after step 1[1-5]\b", error), error
     assert "the last good checkpoint, step 10" in error, error
     assert (out / "model.keras").read_bytes() == previous_model
     assert {name: (backup / name).read_bytes() for name in os.listdir(backup)} == before
