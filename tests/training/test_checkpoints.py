@@ -183,6 +183,12 @@ def test_sigkill_during_a_checkpoint_write_resumes_to_the_uninterrupted_result(r
     # Killed inside the 3rd write: its torn temporary data file is there, its manifest is not.
     assert [c.step for c in list_checkpoints(str(backup))] == [10, 5]
     assert any(name.startswith("ckpt-000000015-") and ".tmp-" in name for name in names), names
+    # Dropout is live and its seed state is in the checkpoints: it moved between steps 5 and 10.
+    seeds = {}
+    for checkpoint in list_checkpoints(str(backup)):
+        arrays = read_checkpoint(checkpoint)
+        seeds[checkpoint.step] = [a for a, v in zip(arrays, checkpoint.manifest["variables"]) if "seed" in v["name"]]
+    assert seeds[5] and not all(np.array_equal(a, b) for a, b in zip(seeds[5], seeds[10]))
     resumed, straight = runs.resumed, runs.straight
     assert int(resumed["default/initial_step"]) == 10 and int(resumed["default/iterations"]) == 15
     assert int(straight["default/initial_step"]) == 0
