@@ -99,7 +99,9 @@ class TrainConfig:
         learning_rate, warmup_steps, decay, end_learning_rate, weight_decay,
             global_clipnorm: the AdamW recipe (`create_optimizer`).
             `warmup_steps` None: `default_warmup_steps(steps)`, min(50, steps // 10).
-        dropout: None keeps the preset's (0.1); 0.0 for exactly reproducible runs.
+        dropout: None keeps the preset's (0.1). Checkpoints hold the dropout seed
+            state, so a resumed run matches an uninterrupted one either way; 0.0
+            to match across strategies (replicas draw other masks).
         checkpoint_every: steps between checkpoints (one Keras epoch). Given,
             it must divide `steps`. None: `default_checkpoint_every`, min(100,
             steps) rounded down to a multiple of `steps_per_execution`; when
