@@ -41,14 +41,8 @@ from kerasnlp_lite.models import (
 )
 from kerasnlp_lite.training import data as data_lib
 from kerasnlp_lite.training._keras_compat import multi_worker_fit_workaround
-from kerasnlp_lite.training.callbacks import (
-    StopAtStep,
-    StopOnNonFiniteLoss,
-    TrainingCheckpoint,
-    TrainingDivergedError,
-    restore_state,
-)
-from kerasnlp_lite.training.checkpointing import CheckpointError, remove_checkpoints, write_durable
+from kerasnlp_lite.training.callbacks import StopAtStep, StopOnNonFiniteLoss, TrainingCheckpoint, restore_state
+from kerasnlp_lite.training.checkpointing import remove_checkpoints, write_durable
 from kerasnlp_lite.training.optimizers import DECAYS, create_optimizer
 from kerasnlp_lite.training.resume import backup_dir, checkpoint_metadata, resume_checkpoint
 from kerasnlp_lite.training.strategy import STRATEGY_KINDS, get_strategy, is_chief, task_id
