@@ -42,9 +42,9 @@ TRAIN_FLAGS = {
     "dropout": (float, None, None, "dropout rate (default: the preset's)"),
     "checkpoint_every": (
         int, None, None,
-        "steps between checkpoints (BackupAndRestore; a killed run resumes from the last); when given, it must "
-        "divide --steps (default: min(100, steps), rounded down to a multiple of --steps-per-execution; the last "
-        "interval is shorter when that does not divide --steps)",
+        "steps between checkpoints (written crash-safely, with a sha256; a killed run resumes from the last good "
+        "one); when given, it must divide --steps (default: min(100, steps), rounded down to a multiple of "
+        "--steps-per-execution; the last interval is shorter when that does not divide --steps)",
     ),
     "steps_per_execution": (int, 1, None, "train steps per compiled call; must divide --steps"),
     "jit_compile": (bool, False, None, "XLA-compile the train step (one replica on CPU/GPU; always on TPU)"),
@@ -83,9 +83,16 @@ def add_train_parser(subparsers):
     parser = subparsers.add_parser(
         "train", help="train a model preset with tf.distribute (resumable)",
         description="Train a model preset on the built-in data with Keras fit under a tf.distribute strategy. "
-        "Rerun the same command to resume from the last checkpoint.",
+        "Rerun the same command to resume from the last checkpoint: a damaged one is skipped for the previous "
+        "one, with a warning; a checkpoint of a run with other settings is refused (the error names the fields) "
+        "unless --force. A NaN or infinite loss stops the run (exit code 1) before anything is saved from it.",
     )
     parser.add_argument("--config", help="JSON file of TrainConfig fields; flags given on the command line win")
+    parser.add_argument(
+        "--force", action="store_true",
+        help="resume the checkpoint in --out even though the flags that say what is trained (model, data, steps, "
+        "learning rate, ...) differ from its run's; without it such a rerun is refused, naming the fields",
+    )
     for name, (kind, default, choices, help_text) in TRAIN_FLAGS.items():
         if default is not None:
             help_text = f"{help_text} (default: {default})"

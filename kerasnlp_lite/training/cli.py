@@ -10,6 +10,7 @@ kerasnlp_lite.training.cli --model gpt2_tiny --steps 500 --out runs/x`.
 import argparse
 import json
 import sys
+import warnings
 
 from kerasnlp_lite.cli import TRAIN_FLAGS, add_train_parser
 
@@ -26,24 +27,44 @@ def config_from_args(args):
     return TrainConfig(**given)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    # A skipped checkpoint or a forced resume is news for the user of the command, not a code location.
+    from kerasnlp_lite.training import CheckpointWarning
+
+    if issubclass(category, CheckpointWarning):
+        print(f"kerasnlp-lite train: warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def run_train(args):
     """Runs `train` for parsed arguments; prints a JSON summary line; returns the exit code.
 
-    A configuration error (bad flags, a `--config` file that is missing or
-    wrong, a checkpoint in `--out` from a run with another interval) is one
-    line on stderr and exit code 2, before anything trains.
+    Exit code 2, with one line on stderr and before anything trains: a
+    configuration error (bad flags, a `--config` file that is missing or
+    wrong), checkpoints in `--out` of which none is usable, or a checkpoint
+    of a run with other settings and no `--force` (the line names the
+    fields). Exit code 1: the loss or the weights became NaN or infinite;
+    nothing was saved from them (earlier checkpoints and model are intact).
     """
     try:
         config = config_from_args(args)
-        from kerasnlp_lite.training.trainer import check_resumable
-
-        check_resumable(config)
     except (ValueError, TypeError, OSError) as error:
         print(f"kerasnlp-lite train: error: {error}", file=sys.stderr)
         return 2
-    from kerasnlp_lite.training.trainer import train
+    from kerasnlp_lite.training import CheckpointError, CheckpointWarning, TrainingDivergedError, train
 
-    result = train(config)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", CheckpointWarning)
+            warnings.showwarning = _show_warning
+            result = train(config, force=bool(getattr(args, "force", False)))
+    except CheckpointError as error:
+        print(f"kerasnlp-lite train: error: {error}", file=sys.stderr)
+        return 2
+    except TrainingDivergedError as error:
+        print(f"kerasnlp-lite train: error: {error}", file=sys.stderr)
+        return 1
     losses = result.history.get("loss", [])
     summary = {
         "model": config.model,

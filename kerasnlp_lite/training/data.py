@@ -6,8 +6,8 @@ pure function of its global step: example `i` of the run is
 `examples[order[i]]` for a fixed permutation `order`, and its masked-LM
 corruption is seeded by `(seed, i)`. A run restarted from a checkpoint at
 step `s` builds the pipeline from `start_step=s` and sees exactly the batches
-the uninterrupted run would have seen (BackupAndRestore restores weights,
-optimizer state and the epoch, not the position in the data).
+the uninterrupted run would have seen (the checkpoint stores the step, see
+`kerasnlp_lite.training.checkpointing`).
 """
 
 import numpy as np

@@ -1,22 +1,23 @@
 """The training entry point: Keras `fit` under any `tf.distribute` strategy, resumable.
 
-`train(config)` does, in order: pick the strategy; build the data (static
-shapes); inside `strategy.scope()` build the model from a preset, the AdamW
-optimizer and `compile` (steps_per_execution, jit_compile, mixed precision);
-restore the last checkpoint if there is one and start the data there; `fit`
-with `BackupAndRestore`, `TensorBoard` and the progress bar; save the final
-`.keras` model.
+`train(config)` does, in order: pick the strategy; find the checkpoint to
+resume, if any, and check it; build the data (static shapes); inside
+`strategy.scope()` build the model from a preset, the AdamW optimizer and
+`compile` (steps_per_execution, jit_compile, mixed precision); restore the
+checkpoint and start the data at its step; `fit` with our checkpoint
+callback, `TensorBoard` and the progress bar; save the final `.keras` model.
 
-Checkpoints: an *epoch* of `fit` is `checkpoint_every` steps, and
-`BackupAndRestore` saves at each epoch end. It restores weights, optimizer
-state and the epoch; the data position is derived from the epoch (see
-`kerasnlp_lite.training.data`), so a killed run resumes where its last
-checkpoint was taken and, without dropout, ends with the weights of an
-uninterrupted run. Dropout's seed state is not checkpointed by Keras: with
-dropout on, a resumed run trains correctly but not bit-identically. When the
-default interval does not divide `steps`, the last epoch is shorter (fit
-stops at `steps`): every earlier epoch still ends at a multiple of
-`checkpoint_every`, so the restored epoch still gives the exact step.
+Checkpoints (`kerasnlp_lite.training.checkpointing`): an *epoch* of `fit` is
+`checkpoint_every` steps and a checkpoint is written at each epoch end,
+crash-safely (temporary file, fsync, rename; a manifest with sha256 written
+last; the previous checkpoint kept). It holds the weights, the dropout seed
+state, the optimizer state, the step, the run's config and the tokenizer's
+sha256. A resumed run verifies it (falling back to the previous one with a
+warning), refuses a changed config field unless `force=True`, and starts the
+data at the stored step (see `kerasnlp_lite.training.data`): a killed run
+ends with exactly the weights of an uninterrupted one, dropout included.
+A NaN or infinite loss, or non-finite weights at a checkpoint, raise
+`TrainingDivergedError` before anything is written from them.
 
 The saved `model.keras` carries its tokenizer in a preprocessor
 (`CausalLMPreprocessor` / `MaskedLMPreprocessor`), so it takes strings
@@ -40,9 +41,12 @@ from kerasnlp_lite.models import (
 )
 from kerasnlp_lite.training import data as data_lib
 from kerasnlp_lite.training._keras_compat import multi_worker_fit_workaround
+from kerasnlp_lite.training.callbacks import StopAtStep, StopOnNonFiniteLoss, TrainingCheckpoint, restore_state
+from kerasnlp_lite.training.checkpointing import remove_checkpoints, write_durable
 from kerasnlp_lite.training.optimizers import DECAYS, create_optimizer
+from kerasnlp_lite.training.resume import backup_dir, checkpoint_metadata, resume_checkpoint
 from kerasnlp_lite.training.strategy import STRATEGY_KINDS, get_strategy, is_chief, task_id
-from kerasnlp_lite.utils.validation import is_int
+from kerasnlp_lite.utils.validation import is_int, is_number
 
 DTYPES = ("float32", "mixed_bfloat16", "mixed_float16")
 MODEL_FAMILIES = {"gpt": GPTBackbone, "bert": BertBackbone}
@@ -89,7 +93,9 @@ class TrainConfig:
         learning_rate, warmup_steps, decay, end_learning_rate, weight_decay,
             global_clipnorm: the AdamW recipe (`create_optimizer`).
             `warmup_steps` None: `default_warmup_steps(steps)`, min(50, steps // 10).
-        dropout: None keeps the preset's (0.1); 0.0 for exactly reproducible runs.
+        dropout: None keeps the preset's (0.1). Checkpoints hold the dropout seed
+            state, so a resumed run matches an uninterrupted one either way; 0.0
+            to match across strategies (replicas draw other masks).
         checkpoint_every: steps between checkpoints (one Keras epoch). Given,
             it must divide `steps`. None: `default_checkpoint_every`, min(100,
             steps) rounded down to a multiple of `steps_per_execution`; when
@@ -101,7 +107,7 @@ class TrainConfig:
             (GPU; adds dynamic loss scaling).
         strategy, tpu: see `get_strategy`.
         seed: weights, example order and masking.
-        out: run directory: `backup/` (checkpoints), `logs/` (TensorBoard),
+        out: run directory: `backup/` (checkpoints, deleted once the model is saved), `logs/` (TensorBoard),
             `model.keras`, `tokenizer.model`, `config.json`.
         verbose: 1 progress bar, 2 one line per epoch, 0 silent.
     """
@@ -137,6 +143,8 @@ class TrainConfig:
         for name in ("steps", "global_batch_size", "sequence_length", "vocabulary_size", "max_documents",
                      "steps_per_execution"):
             _check_positive_int(self, name)
+        if not is_number(self.learning_rate) or not 0 < self.learning_rate < math.inf:
+            raise ValueError(f"`learning_rate` must be a positive finite float, got {self.learning_rate!r}.")
         if self.steps % self.steps_per_execution:
             raise ValueError(
                 f"`steps`={self.steps} must be a multiple of `steps_per_execution`={self.steps_per_execution} "
@@ -211,75 +219,8 @@ class TrainResult:
     model_path: str  # None on non-chief workers
 
 
-def _backup_dir(config):
-    # One backup directory per worker: BackupAndRestore workers must not share one.
-    return os.path.join(config.out, "backup", f"worker_{task_id()}")
-
-
-def restored_step(config):
-    """The step the last checkpoint in `out` was taken at (0 when there is none).
-
-    Read from BackupAndRestore's `training_metadata.json` (its `epoch` is the
-    number of finished epochs, and an epoch is `checkpoint_every` steps, the
-    last one possibly fewer), so that the data pipeline can start where the
-    restored weights stopped.
-    """
-    path = os.path.join(_backup_dir(config), "training_metadata.json")
-    if not os.path.exists(path):
-        return 0
-    with open(path) as f:
-        epoch = json.load(f)["epoch"]
-    return min(int(epoch) * config.checkpoint_every, config.steps)
-
-
-def check_resumable(config):
-    """Refuses to resume a checkpoint taken with another `checkpoint_every`.
-
-    The restored epoch only maps to the right step (and data position) with
-    the interval of the run that wrote it; a derived interval changes with
-    `steps` below 100, so a rerun with other flags could silently misplace
-    the data.
-    """
-    if restored_step(config) == 0:
-        return
-    path = os.path.join(config.out, "config.json")
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        previous = json.load(f).get("checkpoint_every")
-    if previous is not None and previous != config.checkpoint_every:
-        raise ValueError(
-            f"{config.out} holds a checkpoint of a run with checkpoint_every={previous}, but this run has "
-            f"checkpoint_every={config.checkpoint_every}: pass --checkpoint-every {previous} to resume it, or use "
-            "another --out to start afresh."
-        )
-
-
-class _StopAtStep(keras.callbacks.Callback):
-    """Ends `fit` after `steps` steps, inside the last (shorter) epoch.
-
-    `fit` runs `epochs` epochs of `steps_per_epoch` steps; when they overshoot
-    `steps`, this stops the last one early. Its epoch end (and so the
-    progress bar and BackupAndRestore) still runs. The step is counted from
-    the epoch and batch indices, which a resumed `fit` continues.
-    """
-
-    def __init__(self, steps, steps_per_epoch):
-        super().__init__()
-        self.steps, self.steps_per_epoch = steps, steps_per_epoch
-        self._epoch = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        # `batch` is the last step of the call (steps_per_execution > 1 reports the call's end).
-        if self._epoch * self.steps_per_epoch + batch + 1 >= self.steps:
-            self.model.stop_training = True
-
-
 def _tokenizer(config, family):
-    """The built-in vocabulary, trained once per run directory and reused on resume."""
+    """The built-in vocabulary (tokenizer, task, proto bytes), trained once per run directory and reused on resume."""
     task = "causal_lm" if family == "gpt" else "masked_lm"
     path = os.path.join(config.out, "tokenizer.model")
     if os.path.exists(path):
@@ -289,14 +230,17 @@ def _tokenizer(config, family):
         proto = data_lib.train_builtin_tokenizer(task, config.vocabulary_size, config.max_documents)
         if is_chief():
             os.makedirs(config.out, exist_ok=True)
-            _write_atomic(path, proto)
-    return data_lib.load_tokenizer(proto), task
+            write_durable(path, proto)
+    return data_lib.load_tokenizer(proto), task, proto
 
 
-def _write_atomic(path, content):
-    temporary = f"{path}.tmp{os.getpid()}"
-    with open(temporary, "wb" if isinstance(content, bytes) else "w") as f:
-        f.write(content)
+def _save_model(model, path):
+    # Through a temporary file and a rename, like the checkpoints: a kill during the save leaves the
+    # previous model file whole. Keras wants the `.keras` suffix on the file it writes.
+    temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp-{os.getpid()}.keras")
+    model.save(temporary)
+    with open(temporary, "rb") as f:
+        os.fsync(f.fileno())
     os.replace(temporary, path)
 
 
@@ -348,26 +292,33 @@ def _check_jit(config, strategy):
         )
 
 
-def train(config, strategy=None, callbacks=()):
+def train(config, strategy=None, callbacks=(), force=False):
     """Trains `config.model` on `config.data` for `config.steps` steps; resumes from `config.out`.
 
     Args:
         config: a `TrainConfig`.
         strategy: a `tf.distribute.Strategy` (default: `get_strategy(config.strategy, config.tpu)`).
-        callbacks: extra Keras callbacks.
+        callbacks: extra Keras callbacks (they run after the checkpoint of each epoch is written).
+        force: resume a checkpoint of a run whose config differs in fields outside
+            `kerasnlp_lite.training.resume.RESUME_MAY_CHANGE` (warns, naming them).
 
     Returns:
         A `TrainResult`.
+
+    Raises:
+        CheckpointError: before training, when `out` holds checkpoints but none
+            usable, or one of a run with other settings (see `resume_checkpoint`).
+        TrainingDivergedError: the loss or the weights became non-finite; no
+            checkpoint or model was written from them, earlier ones are intact.
     """
     strategy = strategy or get_strategy(config.strategy, config.tpu)
     _check_jit(config, strategy)
     family = model_family(config.model)
-    check_resumable(config)  # before config.json is overwritten with this run's
     chief = is_chief()
+    tokenizer, task, proto = _tokenizer(config, family)
+    checkpoint, arrays = resume_checkpoint(config, proto, force)  # before anything of this run is written
     if chief:
-        os.makedirs(config.out, exist_ok=True)
-        _write_atomic(os.path.join(config.out, "config.json"), json.dumps(dataclasses.asdict(config), indent=2))
-    tokenizer, task = _tokenizer(config, family)
+        write_durable(os.path.join(config.out, "config.json"), json.dumps(dataclasses.asdict(config), indent=2).encode())
     blocks = data_lib.builtin_blocks(task, tokenizer, config.sequence_length, config.max_documents)
 
     # Same seed on every worker: same initial weights (MultiWorkerMirroredStrategy also
@@ -381,8 +332,12 @@ def train(config, strategy=None, callbacks=()):
             global_clipnorm=config.global_clipnorm, loss_scale=config.dtype == "mixed_float16",
         )
         model.compile(optimizer=optimizer, steps_per_execution=config.steps_per_execution, jit_compile=config.jit_compile)
+        start_step = 0
+        if checkpoint is not None:
+            restore_state(model, arrays, [v["name"] for v in checkpoint.manifest["variables"]], checkpoint.path)
+            start_step = checkpoint.step
+            del arrays
 
-    start_step = restored_step(config)
     masking = {}
     if task == "masked_lm":
         masking = dict(
@@ -394,23 +349,34 @@ def train(config, strategy=None, callbacks=()):
         blocks, task, config.global_batch_size, config.steps, start_step=start_step, seed=config.seed, **masking
     )
     log_dir = os.path.join(config.out, "logs" if chief else f"logs/worker_{task_id()}")
+    saver = TrainingCheckpoint(backup_dir(config), checkpoint_metadata(config, proto), start_step)
     all_callbacks = [
-        keras.callbacks.BackupAndRestore(_backup_dir(config), save_freq="epoch"),
+        StopOnNonFiniteLoss(start_step, saver.describe_last),
+        saver,  # before the user's callbacks: they see this epoch's checkpoint on disk
         keras.callbacks.TensorBoard(log_dir, update_freq=config.steps_per_execution),
-        _StopAtStep(config.steps, config.checkpoint_every),
+        StopAtStep(config.steps, start_step),
         *callbacks,
     ]
-    with multi_worker_fit_workaround(model, strategy):
-        history = model.fit(
-            dataset,
-            epochs=config.epochs,
-            steps_per_epoch=config.checkpoint_every,
-            callbacks=all_callbacks,
-            shuffle=False,  # the pipeline fixes the order itself (resumable)
-            verbose=config.verbose if chief else 0,
-        )
+    history = {}
+    if start_step < config.steps:  # a run killed after its last checkpoint only saves the model
+        # Epochs of `checkpoint_every` steps from the restored step (the last one possibly shorter).
+        initial_epoch = start_step // config.checkpoint_every
+        epochs = initial_epoch + math.ceil((config.steps - start_step) / config.checkpoint_every)
+        with multi_worker_fit_workaround(model, strategy):
+            history = model.fit(
+                dataset,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=config.checkpoint_every,
+                callbacks=all_callbacks,
+                shuffle=False,  # the pipeline fixes the order itself (resumable)
+                verbose=config.verbose if chief else 0,
+            ).history
     model_path = None
     if chief:
         model_path = os.path.join(config.out, "model.keras")
-        model.save(model_path)
-    return TrainResult(model, history.history, start_step, strategy, model_path)
+        _save_model(model, model_path)
+    # Like BackupAndRestore: a finished run needs no checkpoint (its model is saved). A kill
+    # before this line leaves the last one, and a rerun just saves the model again.
+    remove_checkpoints(backup_dir(config))
+    return TrainResult(model, history, start_step, strategy, model_path)

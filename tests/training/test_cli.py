@@ -80,6 +80,8 @@ def test_given_values_are_still_checked(capsys):
         (["--steps", "30", "--steps-per-execution", "4"], "multiple of `steps_per_execution`=4"),
         (["--steps", "40", "--checkpoint-every", "10", "--steps-per-execution", "4"], "steps_per_execution"),
         (["--steps", "0"], "`steps` must be a positive int"),
+        (["--learning-rate", "nan"], "`learning_rate` must be a positive finite float"),
+        (["--learning-rate", "0"], "`learning_rate` must be a positive finite float"),
     ]
     for argv, message in cases:
         assert run_train(_parse(argv)) == 2, argv  # refused before anything trains
@@ -97,14 +99,14 @@ class _Interrupted(Exception):
 
 
 class _InterruptAfterFirstCheckpoint(keras.callbacks.Callback):
-    # Listed after BackupAndRestore by `train`, so the first epoch's checkpoint is on disk.
+    # `train` runs its checkpoint callback before the ones it is given: the first epoch's checkpoint is on disk.
     def on_epoch_end(self, epoch, logs=None):
         if epoch == 0:
             raise _Interrupted()
 
 
 @pytest.mark.slow
-def test_shorter_last_interval_resumes_exactly(tmp_path, capsys):
+def test_shorter_last_interval_resumes_exactly(tmp_path):
     # 110 steps: checkpoints every min(100, 110) = 100 steps, then a 10-step last epoch (the fewest steps
     # with a derived interval and a shorter last epoch; steps_per_execution 10 divides both).
     config = dict(TINY, steps=110, steps_per_execution=10)
@@ -112,10 +114,9 @@ def test_shorter_last_interval_resumes_exactly(tmp_path, capsys):
     assert int(straight.model.optimizer.iterations.numpy()) == 110 and len(straight.history["loss"]) == 2
     with pytest.raises(_Interrupted):
         train(TrainConfig(out=str(tmp_path / "resumed"), **config), callbacks=[_InterruptAfterFirstCheckpoint()])
-    # Another interval would map the restored epoch to another step: refused, with the one to pass.
-    assert run_train(_parse(["--out", str(tmp_path / "resumed"), *_flags(dict(config, checkpoint_every=10))])) == 2
-    assert "--checkpoint-every 100 to resume it" in capsys.readouterr().err
-    resumed = train(TrainConfig(out=str(tmp_path / "resumed"), **config))
+    # The checkpoint stores its step: a rerun with another interval resumes at that step (it used to map the
+    # restored epoch to epoch x new interval and end short, exit code 0), here in one 10-step epoch.
+    resumed = train(TrainConfig(out=str(tmp_path / "resumed"), **dict(config, checkpoint_every=10)))
     assert resumed.initial_step == 100 and int(resumed.model.optimizer.iterations.numpy()) == 110
     assert resumed.history["loss"] == straight.history["loss"][1:]  # the 10-step epoch, the same batches
     diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
@@ -190,7 +191,7 @@ def test_train_30_steps_alone_writes_model_logs_and_derived_defaults(run_30_step
     assert code == 0 and output.strip().splitlines()[-1] == "30 CausalLMPreprocessor", output[-3000:]
     assert os.listdir(out / "logs" / "train")  # TensorBoard event file
     assert (out / "tokenizer.model").stat().st_size > 0  # kept for a resumed run
-    assert not (out / "backup" / "worker_0").exists()  # BackupAndRestore deletes its backup after a finished run
+    assert not (out / "backup" / "worker_0").exists()  # a finished run deletes its checkpoints
 
 
 @pytest.mark.slow
