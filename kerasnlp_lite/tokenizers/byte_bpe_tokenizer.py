@@ -346,6 +346,7 @@ class ByteBPETokenizer(Tokenizer):
         """
         import tempfile
 
+        from kerasnlp_lite.export.format import stamp_checksum
         from kerasnlp_lite.export.tflite import convert_saved_model
 
         module = self.tflite_module()
@@ -355,7 +356,7 @@ class ByteBPETokenizer(Tokenizer):
             )
             content = convert_saved_model(tmp, signature_keys=["tokenize", "detokenize"], allow_tftext_ops=True)
         with open(path, "wb") as f:
-            f.write(content)
+            f.write(stamp_checksum(content))  # as every exported file: `LiteRunner` verifies it
         return path
 
     # --- config -----------------------------------------------------------
