@@ -139,8 +139,9 @@ def check_valid_utf8(inputs, name="inputs"):
     indices and their text with U+FFFD at the bad bytes. The test is
     `unicode_transcode(x, errors="replace") == x` (UTF-8 to UTF-8 keeps
     valid text byte for byte; agrees with Python's strict decoder, tested).
-    Asserts do not convert to TFLite: the string signatures call tokenizers
-    with `validate_utf8=False`, and `LiteRunner` checks their text instead.
+    TFLite has no assert (the converter drops an Assert and the ops only it
+    uses, measured), so the string signatures call tokenizers with
+    `validate_utf8=False`, and `LiteRunner` checks their text instead.
 
     Returns:
         `inputs` (in a graph, with the check as a control dependency).
