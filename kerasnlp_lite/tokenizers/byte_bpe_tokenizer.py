@@ -230,9 +230,16 @@ class ByteBPETokenizer(Tokenizer):
     def _tokenize_with_special_tokens(self, texts):
         tokens = sorted(set(self.special_tokens.values()), key=len, reverse=True)  # longest match first
         pattern = "|".join(re.escape(t) for t in tokens)
-        pieces = tf_text.regex_split(texts, pattern, pattern)  # [B, P]
-        special_ids = self._vocab_table.lookup(pieces.values)
-        is_special = tf.strings.regex_full_match(pieces.values, pattern)
+        # tf-text's regex_split stops at a NUL byte (measured: "hello\x00world" gave "hello"). So split a copy
+        # with each NUL as 0xFF, a byte no special token's UTF-8 holds, and cut the pieces from the original
+        # text by the offsets (the copy has the same byte length).
+        safe = tf.strings.regex_replace(texts, b"\\x00", b"\xff")
+        safe_pieces, begins, ends = tf_text.regex_split_with_offsets(safe, pattern, pattern)  # [B, P]
+        rows = safe_pieces.value_rowids()
+        values = tf.strings.substr(tf.gather(texts, rows), begins.flat_values, ends.flat_values - begins.flat_values)
+        pieces = safe_pieces.with_flat_values(values)
+        special_ids = self._vocab_table.lookup(safe_pieces.values)
+        is_special = tf.strings.regex_full_match(safe_pieces.values, pattern)
         text_ids = self._tokenize_texts(tf.where(is_special, "", pieces.values))  # [P, ids]
         single = tf.RaggedTensor.from_row_lengths(
             tf.boolean_mask(special_ids, is_special), tf.cast(is_special, tf.int64)

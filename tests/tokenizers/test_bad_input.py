@@ -20,7 +20,7 @@ import string
 
 import pytest
 import tensorflow as tf
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kerasnlp_lite.tokenizers import ByteBPETokenizer, SentencePieceTokenizer, WordPieceTokenizer
@@ -61,6 +61,13 @@ def bpe():
 
 
 @pytest.fixture(scope="module")
+def bpe_special():
+    """Special token strings in the text map to their ids (the `tokenizers` package's added tokens)."""
+    return ByteBPETokenizer(os.path.join(DATA, "tiny_gpt2", "vocab.json"), os.path.join(DATA, "tiny_gpt2", "merges.txt"),
+                            special_tokens={"eos": "<|endoftext|>"}, special_tokens_in_strings=True)
+
+
+@pytest.fixture(scope="module")
 def sentence_piece():
     import sentencepiece
 
@@ -92,6 +99,17 @@ def test_byte_bpe_round_trips_any_bytes(bpe, batch):
     ids = tokenizer.tokenize(batch)
     assert tokenizer.detokenize(ids).numpy().tolist() == batch
     assert graph(batch) == ids.to_list()  # the same ids in a graph (tf.data)
+
+
+@settings(FUZZ, max_examples=10)
+@given(batch=st.lists(st.tuples(raw_bytes, raw_bytes), min_size=1, max_size=6))
+@example(batch=[(b"hello\x00world foo", b"\xed\xa0\x80")])
+def test_byte_bpe_with_special_tokens_in_strings_round_trips_any_bytes(bpe_special, batch):
+    # Its special-token split runs on tf-text's regex_split, which alone would stop at a NUL byte.
+    texts = [left + b"<|endoftext|>" + right for left, right in batch]
+    ids = bpe_special.tokenize(texts)
+    assert bpe_special.detokenize(ids).numpy().tolist() == texts
+    assert all(row.count(bpe_special.eos_token_id) >= 1 for row in ids.to_list())
 
 
 def test_byte_bpe_keeps_text_after_nul_and_invalid_bytes_in_tf_data(bpe):
