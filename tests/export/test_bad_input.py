@@ -155,8 +155,10 @@ def test_weights_checksum_is_stamped_and_verified(bundle, tmp_path):
     bad_path.write_bytes(bytes(flipped))
     with pytest.raises(ValueError, match=rf"{re.escape(repr(str(bad_path)))} .*: weights checksum mismatch"):
         LiteRunner(str(bad_path))
-    # A tool that changes weights on purpose stamps again, and the file loads.
-    assert LiteRunner(stamp_checksum(bytes(flipped))).weights_checksum["sha256"] != stamped["sha256"]
+    assert LiteRunner(str(bad_path), verify_checksum=False).weights_checksum is None  # the caller's choice
+    # A tool that changes weights on purpose stamps again (in place: same size), and the file loads.
+    restamped = stamp_checksum(bytes(flipped))
+    assert len(restamped) == len(content) and LiteRunner(restamped).weights_checksum["sha256"] != stamped["sha256"]
 
 
 def test_damaged_files_give_a_value_error_naming_the_path(bundle, tmp_path):
