@@ -146,7 +146,7 @@ def stamp_checksum(content):
     (`add_metadata`) leaves the checksum valid.
 
     The entry has a fixed length, so stamping a file that has one overwrites it in place (one pass over the
-    file); the first stamp rebuilds the flatbuffer (measured about 4 s per 100 MB on a shared 2-core machine).
+    file); the first stamp rebuilds the flatbuffer (measured about 5 s per 100 MB on a shared 2-core machine).
     """
     data = json.dumps(weights_checksum(content), sort_keys=True).encode().ljust(_CHECKSUM_BYTES)
     location = _metadata_entry_location(content, CHECKSUM_NAME)

@@ -83,7 +83,7 @@ class LiteRunner:
             notes are measured with).
         verify_checksum: check the weights against the checksum the export
             stamped, when the file has one (one sha256 pass over the weights:
-            about 0.3 s per 100 MB measured, `benchmarks/checksum_cost.py`).
+            0.9 s of a 3.4 s load for 400 MB measured, `benchmarks/checksum_cost.py`).
 
     Raises:
         FlexOpError: when the file needs Flex ops (LiteRT 2.x cannot run them).

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from kerasnlp_lite.tokenizers import ByteBPETokenizer, SentencePieceTokenizer, WordPieceTokenizer
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
+pytestmark = pytest.mark.slow  # about 20 s of CPU in all (graph tracing, the WordPiece normalizer build)
 FUZZ = settings(max_examples=15, deadline=None, derandomize=True)
 # Every printable ASCII character, alone and as a word-internal piece: any ASCII word splits into pieces, and a
 # small vocabulary keeps the tokenizer quick to build. Other characters become [UNK].
