@@ -141,7 +141,8 @@ def stamp_checksum(content):
     """TFLite bytes with their `weights_checksum` in the `CHECKSUM_NAME` metadata entry (replacing any earlier one).
 
     The last step of every writer of a `.tflite` file (`tflite.write_conversion`, the bundles'
-    `check_and_write_bundle`, `ByteBPETokenizer.export_tflite`): anything that changes the weights afterwards
+    `check_and_write_bundle`, `ByteBPETokenizer.export_tflite`; not the model LiteRT-LM loads from a
+    `.litertlm` bundle): anything that changes the weights afterwards
     (a quantizer, a weight patch) must call it again, or `LiteRunner` refuses the file. Metadata written later
     (`add_metadata`) leaves the checksum valid.
 

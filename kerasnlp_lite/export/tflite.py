@@ -256,12 +256,13 @@ def run_worker(module, args, timeout, what, error_path=None):
         raise error(f"TFLite conversion of {what} failed:\n{tail}")
 
 
-def write_conversion(convert, tflite_path, error_path=None):
+def write_conversion(convert, tflite_path, error_path=None, stamp=True):
     """The end of a worker: writes the bytes `convert()` returns, stamped with their weights checksum
-    (`format.stamp_checksum`), and gives exit code 0; or reports its FlexOpError on stderr (and as JSON in
-    `error_path`, if given) and gives 3."""
+    (`format.stamp_checksum`) unless `stamp` is False, and gives exit code 0; or reports its FlexOpError on
+    stderr (and as JSON in `error_path`, if given) and gives 3."""
     try:
-        content = stamp_checksum(convert())
+        content = convert()
+        content = stamp_checksum(content) if stamp else content
     except FlexOpError as error:
         if error_path is not None:
             with open(error_path, "w") as f:
