@@ -14,6 +14,7 @@ offers task helpers:
   `embeddings`), batch size 1, so texts run one at a time.
 """
 
+import math
 import os
 
 import numpy as np
@@ -27,11 +28,13 @@ from kerasnlp_lite.export.format import (
     WH_MODULI,
     WH_MULTIPLIERS,
     cache_names,
+    check_checksum,
     read_metadata,
 )
+from kerasnlp_lite.export.input_checks import check_input_values, check_token_ids, input_limits
 from kerasnlp_lite.export.tflite import check_no_flex_ops, make_interpreter, tflite_op_names
 from kerasnlp_lite.generation.decode import as_text
-from kerasnlp_lite.utils.validation import check_stop_token_ids, is_int
+from kerasnlp_lite.utils.validation import check_stop_token_ids, is_int, is_number
 
 _DTYPE_KINDS = {"i": "integer", "u": "integer", "f": "float", "b": "bool", "S": "string", "O": "string", "U": "string"}
 
@@ -78,15 +81,20 @@ class LiteRunner:
         path_or_bytes: the `.tflite` path, or its bytes.
         num_threads: interpreter threads (1 is what the latencies in the
             notes are measured with).
+        verify_checksum: check the weights against the checksum the export
+            stamped, when the file has one (one sha256 pass over the weights:
+            0.9 s of a 3.4 s load for 400 MB measured, `benchmarks/checksum_cost.py`).
 
     Raises:
         FlexOpError: when the file needs Flex ops (LiteRT 2.x cannot run them).
         ValueError: no file at the path, or bytes that are not a TFLite model
             (random bytes, a truncated file): the message names the path and
-            gives LiteRT's own reason.
+            gives LiteRT's own reason; or weights that do not match the
+            checksum the export stamped (`format.stamp_checksum`: a damaged
+            or modified file).
     """
 
-    def __init__(self, path_or_bytes, num_threads=1):
+    def __init__(self, path_or_bytes, num_threads=1, verify_checksum=True):
         if isinstance(path_or_bytes, (bytes, bytearray)):
             content = bytes(path_or_bytes)
             source = f"The given {len(content)} bytes"
@@ -98,6 +106,8 @@ class LiteRunner:
                 content = f.read()
             source = f"{path!r} ({len(content)} bytes)"
         self.ops, self.metadata = _read_model(content, source)
+        # The stamped checksum (None for files without one), verified unless asked not to.
+        self.weights_checksum = check_checksum(content, source) if verify_checksum else None
         self.custom_ops = sorted({op for op in self.ops if not op.isupper()})
         check_no_flex_ops(self.ops, "The model")
         self.num_threads = num_threads
@@ -121,6 +131,7 @@ class LiteRunner:
                 "outputs": describe(runner.get_output_details()),
             }
         self._input_details = {name: r.get_input_details() for name, r in self._runners.items()}
+        self._limits = input_limits(self._signatures, self.metadata, self.custom_ops)
 
     @property
     def signatures(self):
@@ -133,8 +144,10 @@ class LiteRunner:
 
         Raises:
             ValueError: an unknown signature (the message lists the file's),
-                missing or extra inputs, or an input of the wrong shape or
-                dtype (the message gives the expected ones).
+                missing or extra inputs, an input of the wrong shape or
+                dtype (the message gives the expected ones), or a value the
+                kernels would misread (`input_checks`: token ids outside
+                [0, V), lengths, sampling settings, invalid UTF-8 text).
         """
         if signature not in self._runners:
             raise ValueError(
@@ -156,6 +169,7 @@ class LiteRunner:
                     f"`cache_index` {index} is outside [0, {length}) (the exported max_length): stop decoding "
                     "there or re-export with a larger `max_length`."
                 )
+        check_input_values(signature, feed, self._limits)
         return self._runners[signature](**feed)
 
     def _check_input(self, signature, name, value, spec):
@@ -180,6 +194,11 @@ class LiteRunner:
             raise ValueError(
                 f"Input {name!r} of signature {signature!r} must be {want.name} of shape {shape} (-1: any size), "
                 f"got {array.dtype.name} of shape {list(array.shape)}."
+            )
+        if want.kind in "iu" and array.size and (array.min() < np.iinfo(want).min or array.max() > np.iinfo(want).max):
+            raise ValueError(  # astype would wrap them silently
+                f"Input {name!r} of signature {signature!r} holds values outside the {want.name} range, got "
+                f"[{array.min()}, {array.max()}]."
             )
         return array if want.kind in "SO" else array.astype(want)
 
@@ -224,10 +243,11 @@ class LiteRunner:
             sampler: "greedy" or "top_k".
             k: for "top_k", sample among the k best (<= the exported
                 `max_top_k` with the generate signature).
-            temperature: divides the logits before top-k sampling.
+            temperature: divides the logits before top-k sampling: a
+                number > 0 (checked for every sampler, as Keras' samplers do).
             seed: int in [0, 2**31), for "top_k": same seed, same tokens.
-            stop_token_ids: ids that end generation (the stop token is kept
-                in the returned ids, left out of returned text).
+            stop_token_ids: ids that end generation, each in [0, V) (the stop
+                token is kept in the returned ids, left out of returned text).
             use_generate_signature: one call of the `generate` signature
                 (builtin WHILE); False: a Python loop over `prefill` and
                 `decode` (the same tokens for greedy).
@@ -241,6 +261,7 @@ class LiteRunner:
         prompt = self.tokenize(text_or_ids) if is_text else np.asarray(text_or_ids)
         if prompt.ndim != 1 or (prompt.size and prompt.dtype.kind not in "iu"):
             raise ValueError(f"`text_or_ids` must be a string or a 1-D list of int ids, got shape {prompt.shape}.")
+        check_token_ids(prompt, self._limits["vocabulary_size"], "`text_or_ids`")  # before int32 could wrap them
         prompt = prompt.astype(np.int32)
         n, max_length = int(prompt.size), self.max_length
         if n == 0:
@@ -254,7 +275,7 @@ class LiteRunner:
                 "or re-export with a larger `max_length`."
             )
         top_k = self._check_sampler(sampler, k, temperature, seed, use_generate_signature)
-        stops = check_stop_token_ids(stop_token_ids)
+        stops = check_stop_token_ids(stop_token_ids, self._limits["vocabulary_size"])
         if use_generate_signature:
             ids = self._generate_signature(prompt, max_new_tokens, top_k, temperature, seed, stops)
         else:
@@ -268,6 +289,8 @@ class LiteRunner:
             raise ValueError(f"`sampler` must be 'greedy' or 'top_k', got {sampler!r}.")
         if use_generate_signature:
             self._require(GENERATE)
+        if not is_number(temperature) or not (math.isfinite(temperature) and temperature > 0):
+            raise ValueError(f"`temperature` must be a finite number > 0, got {temperature!r}.")
         if sampler == "greedy":
             return 1
         vocabulary_size = self._signatures[PREFILL]["outputs"]["logits"]["shape"][-1]
@@ -278,8 +301,6 @@ class LiteRunner:
                 + (" (the exported `max_top_k`; re-export with a larger one)" if use_generate_signature else "")
                 + f", got {k!r}."
             )
-        if not temperature > 0:
-            raise ValueError(f"`temperature` must be > 0, got {temperature!r}.")
         if not is_int(seed) or not 0 <= seed < 2**31:
             raise ValueError(f"`seed` must be an int in [0, 2**31), got {seed!r}.")
         return int(k)

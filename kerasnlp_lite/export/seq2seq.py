@@ -142,6 +142,9 @@ def export_seq2seq_lm(
     metadata = bundle_metadata(
         SEQ2SEQ_LM_FORMAT, max_length, model.backbone.decoder_vocabulary_size, max_top_k, max_stop_tokens, quantize,
         max_source_length=int(max_source_length),
+        # The id ranges `LiteRunner` checks (a negative id would be read as id V-1 on device).
+        vocabulary_size=int(model.backbone.decoder_vocabulary_size),
+        encoder_vocabulary_size=int(model.backbone.vocabulary_size),
         decoder_start_token_id=int(model.decoder_start_token_id),
         end_token_id=int(model.end_token_id),
         encoder_start_token_id=getattr(model.preprocessor, "encoder_start_token_id", None),

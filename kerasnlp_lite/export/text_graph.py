@@ -65,13 +65,14 @@ class TokenizerGraph:
         if self._module is not None:
             out = self._module.tokenize(texts)
             return out["token_ids"], out["row_lengths"]
-        ids = self.tokenizer.tokenize(texts)  # ragged [B, None]
+        # No UTF-8 Assert (TFLite has no such op): `LiteRunner` checks the text, CONTRACT.md asks apps to.
+        ids = self.tokenizer.tokenize(texts, validate_utf8=False)  # ragged [B, None]
         return tf.cast(ids.flat_values, tf.int32), tf.cast(ids.row_lengths(), tf.int32)
 
     def tokenize_ragged(self, texts):
         """tf.string `[B]` -> int32 `tf.RaggedTensor` `[B, None]` (what a packer takes)."""
         if self._module is None:
-            return tf.cast(self.tokenizer.tokenize(texts), tf.int32)
+            return tf.cast(self.tokenizer.tokenize(texts, validate_utf8=False), tf.int32)
         token_ids, row_lengths = self.tokenize(texts)
         return tf.RaggedTensor.from_row_lengths(token_ids, tf.cast(row_lengths, tf.int64), validate=False)
 

@@ -22,7 +22,7 @@ import tempfile
 
 import numpy as np
 
-from kerasnlp_lite.export.format import check_quantization
+from kerasnlp_lite.export.format import check_quantization, stamp_checksum
 
 
 class FlexOpError(RuntimeError):
@@ -256,11 +256,13 @@ def run_worker(module, args, timeout, what, error_path=None):
         raise error(f"TFLite conversion of {what} failed:\n{tail}")
 
 
-def write_conversion(convert, tflite_path, error_path=None):
-    """The end of a worker: writes the bytes `convert()` returns and gives exit code 0, or reports its
-    FlexOpError on stderr (and as JSON in `error_path`, if given) and gives 3."""
+def write_conversion(convert, tflite_path, error_path=None, stamp=True):
+    """The end of a worker: writes the bytes `convert()` returns, stamped with their weights checksum
+    (`format.stamp_checksum`) unless `stamp` is False, and gives exit code 0; or reports its FlexOpError on
+    stderr (and as JSON in `error_path`, if given) and gives 3."""
     try:
         content = convert()
+        content = stamp_checksum(content) if stamp else content
     except FlexOpError as error:
         if error_path is not None:
             with open(error_path, "w") as f:

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from kerasnlp_lite.export.encoder_archive import call_model, named_outputs, text_signature
-from kerasnlp_lite.export.format import GENERATE, ID_SIGNATURE, add_metadata
+from kerasnlp_lite.export.format import GENERATE, ID_SIGNATURE, add_metadata, stamp_checksum
 from kerasnlp_lite.export.runner import LiteRunner
 from kerasnlp_lite.export.samples import as_bytes, preprocess_texts
 from kerasnlp_lite.export.tflite import check_ops, make_interpreter, tflite_op_names
@@ -180,14 +180,14 @@ def verify_tflite(
 # --- generation bundles ---------------------------------------------------------
 def check_and_write_bundle(content, metadata, path):
     """Checks a converted generation bundle's ops (builtins and tf-text only), writes it to `path` with its
-    metadata, and returns `(LiteRunner on it, TFLiteExportReport)`.
+    metadata and weights checksum (`format.stamp_checksum`), and returns `(LiteRunner on it, TFLiteExportReport)`.
 
     Raises:
         FlexOpError: when some op is neither a builtin nor a tf-text op.
     """
     names = tflite_op_names(content)
     check_ops(names, "The generation bundle")
-    content = add_metadata(content, metadata)
+    content = stamp_checksum(add_metadata(content, metadata))  # the checksum last: nothing changes after it
     with open(path, "wb") as f:
         f.write(content)
     runner = LiteRunner(content)

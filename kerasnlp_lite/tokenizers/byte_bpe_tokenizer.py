@@ -19,8 +19,11 @@ Steps 1-3 run as one graph of arithmetic on bytes and constant tables
 (`_byte_bpe_graph`, whose docstring has the design and its cost per byte):
 the same ids eagerly, in `tf.data`, in `tf.function` and in TFLite
 (`tflite_module`, `export_tflite`: builtin ops plus two tf-text kernels, no
-Flex). Text after a NUL byte is tokenized like any other; eagerly, invalid
-UTF-8 is a ValueError (the graph itself keeps invalid bytes byte by byte).
+Flex). Text after a NUL byte is tokenized like any other. Any bytes are
+valid input, invalid UTF-8 included (each invalid byte is a symbol of its
+own): byte-level BPE is lossless, `detokenize(tokenize(x)) == x` for every
+byte string x (without `add_prefix_space`), the same way eagerly, in graphs
+and in TFLite (tests/tokenizers/test_bad_input.py).
 """
 
 import re
@@ -37,7 +40,7 @@ from kerasnlp_lite.tokenizers._byte_level import (  # noqa: F401 (bytes_to_unico
     read_vocabulary,
     split_words,
 )
-from kerasnlp_lite.tokenizers.tokenizer import Tokenizer, check_valid_utf8, to_string_tensor
+from kerasnlp_lite.tokenizers.tokenizer import Tokenizer, to_string_tensor
 
 _UNKNOWN_MESSAGE = "ByteBPETokenizer: symbols not in the vocabulary and no `unknown_token` is set:"
 
@@ -77,7 +80,8 @@ class ByteBPETokenizer(Tokenizer):
         **kwargs: base layer arguments (`name`, ...).
 
     Call arguments:
-        inputs: a string, or a 1-D batch of strings (valid UTF-8).
+        inputs: a string, or a 1-D batch of strings: any bytes (invalid
+            UTF-8 is kept byte by byte, see the module docstring).
 
     Returns:
         int32 ids: 1-D for a scalar input, a `tf.RaggedTensor` [batch, None]
@@ -201,7 +205,6 @@ class ByteBPETokenizer(Tokenizer):
 
     def tokenize(self, inputs):
         inputs = to_string_tensor(inputs)
-        check_valid_utf8(inputs)
         texts = tf.reshape(inputs, [-1])
         if tf.executing_eagerly():
             # Eager calls run the traced graph: the merge loop would
@@ -227,9 +230,16 @@ class ByteBPETokenizer(Tokenizer):
     def _tokenize_with_special_tokens(self, texts):
         tokens = sorted(set(self.special_tokens.values()), key=len, reverse=True)  # longest match first
         pattern = "|".join(re.escape(t) for t in tokens)
-        pieces = tf_text.regex_split(texts, pattern, pattern)  # [B, P]
-        special_ids = self._vocab_table.lookup(pieces.values)
-        is_special = tf.strings.regex_full_match(pieces.values, pattern)
+        # tf-text's regex_split stops at a NUL byte (measured: "hello\x00world" gave "hello"). So split a copy
+        # with each NUL as 0xFF, a byte no special token's UTF-8 holds, and cut the pieces from the original
+        # text by the offsets (the copy has the same byte length).
+        safe = tf.strings.regex_replace(texts, b"\\x00", b"\xff")
+        safe_pieces, begins, ends = tf_text.regex_split_with_offsets(safe, pattern, pattern)  # [B, P]
+        rows = safe_pieces.value_rowids()
+        values = tf.strings.substr(tf.gather(texts, rows), begins.flat_values, ends.flat_values - begins.flat_values)
+        pieces = safe_pieces.with_flat_values(values)
+        special_ids = self._vocab_table.lookup(safe_pieces.values)
+        is_special = tf.strings.regex_full_match(safe_pieces.values, pattern)
         text_ids = self._tokenize_texts(tf.where(is_special, "", pieces.values))  # [P, ids]
         single = tf.RaggedTensor.from_row_lengths(
             tf.boolean_mask(special_ids, is_special), tf.cast(is_special, tf.int64)
@@ -291,9 +301,9 @@ class ByteBPETokenizer(Tokenizer):
         Converted with builtin ops plus tf-text's `TFText>ByteSplitWithOffsets`
         and `TFText>NgramsStringJoin` (register
         `tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS`); see
-        `export_tflite`. Unlike `tokenize`, invalid UTF-8 is not an error
-        here: each invalid byte is a punctuation-class character of its own,
-        so detokenize still returns the input bytes.
+        `export_tflite`. As in `tokenize`, invalid UTF-8 is not an error: each
+        invalid byte is a punctuation-class character of its own, so
+        detokenize returns the input bytes.
 
         Raises:
             ValueError: with `special_tokens_in_strings=True` (the special
@@ -346,6 +356,7 @@ class ByteBPETokenizer(Tokenizer):
         """
         import tempfile
 
+        from kerasnlp_lite.export.format import stamp_checksum
         from kerasnlp_lite.export.tflite import convert_saved_model
 
         module = self.tflite_module()
@@ -355,7 +366,7 @@ class ByteBPETokenizer(Tokenizer):
             )
             content = convert_saved_model(tmp, signature_keys=["tokenize", "detokenize"], allow_tftext_ops=True)
         with open(path, "wb") as f:
-            f.write(content)
+            f.write(stamp_checksum(content))  # as every exported file: `LiteRunner` verifies it
         return path
 
     # --- config -----------------------------------------------------------

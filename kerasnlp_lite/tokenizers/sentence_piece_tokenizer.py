@@ -52,7 +52,10 @@ class SentencePieceTokenizer(Tokenizer):
         **kwargs: base layer arguments (`name`, ...).
 
     Call arguments:
-        inputs: a string or a 1-D batch of strings (valid UTF-8).
+        inputs: a string or a 1-D batch of strings. Invalid UTF-8 is an
+            error, never silently an unknown token: ValueError eagerly,
+            InvalidArgumentError naming `inputs` inside a graph (tf.data,
+            tf.function). In TFLite `LiteRunner` checks the text instead.
 
     Returns:
         int32 ids: 1-D for a scalar input, a `tf.RaggedTensor` [batch, None]
@@ -117,9 +120,11 @@ class SentencePieceTokenizer(Tokenizer):
     def vocabulary_size(self):
         return len(self._vocabulary)
 
-    def tokenize(self, inputs):
+    def tokenize(self, inputs, validate_utf8=True):
+        """Strings -> int32 ids; `validate_utf8=False` only for the TFLite string signatures (as WordPiece's)."""
         inputs = to_string_tensor(inputs)
-        check_valid_utf8(inputs)
+        if validate_utf8:
+            inputs = check_valid_utf8(inputs)
         return tf.cast(self._tokenizer.tokenize(inputs), tf.int32)
 
     def detokenize(self, ids):

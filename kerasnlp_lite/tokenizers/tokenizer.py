@@ -101,6 +101,7 @@ def to_string_tensor(inputs, name="inputs"):
             raise TypeError(f"`{name}` must be strings, got a numpy array of dtype {inputs.dtype}.")
         if not isinstance(inputs, (str, bytes, list, tuple, np.ndarray)):
             raise TypeError(f"`{name}` must be a string or a batch of strings, got {type(inputs).__name__}.")
+        _check_encodable(inputs, name)
         inputs = tf.convert_to_tensor(inputs, dtype=tf.string)
     if inputs.dtype != tf.string:
         raise TypeError(f"`{name}` must have dtype string, got {inputs.dtype.name}.")
@@ -111,13 +112,57 @@ def to_string_tensor(inputs, name="inputs"):
     return inputs
 
 
+def _check_encodable(inputs, name):
+    """ValueError naming the element and character when a Python string holds an unpaired surrogate
+    (e.g. from `bytes.decode(errors="surrogateescape")`): it has no UTF-8 encoding, and TF's own error
+    ("Error converting unicode string") names neither."""
+    flat = [inputs] if isinstance(inputs, (str, bytes)) else np.asarray(inputs, dtype=object).reshape(-1).tolist()
+    for i, text in enumerate(flat):
+        if isinstance(text, str):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as error:
+                where = "" if isinstance(inputs, str) else f"[{i}]"
+                raise ValueError(
+                    f"`{name}`{where} holds an unpaired surrogate U+{ord(text[error.start]):04X} at character "
+                    f"{error.start}, which has no UTF-8 encoding: fix the text, or encode it yourself "
+                    "(`text.encode('utf-8', 'replace')`)."
+                ) from None
+
+
 def check_valid_utf8(inputs, name="inputs"):
-    """Eagerly raises ValueError naming the first invalid-UTF-8 element; no-op in graphs."""
-    if not tf.executing_eagerly():
-        return
-    flat = tf.reshape(inputs, [-1]).numpy()
-    for i, value in enumerate(flat):
-        try:
-            value.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise ValueError(f"`{name}`[{i}] is not valid UTF-8 ({error}).") from None
+    """Makes invalid UTF-8 an error, eagerly and in graphs (`tf.data`, `tf.function`), never silent.
+
+    Eagerly: raises ValueError naming the first invalid element. In a graph:
+    returns `inputs` behind an Assert that fails at run time with
+    InvalidArgumentError whose message names `name`, the invalid elements'
+    indices and their text with U+FFFD at the bad bytes. The test is
+    `unicode_transcode(x, errors="replace") == x` (UTF-8 to UTF-8 keeps
+    valid text byte for byte; agrees with Python's strict decoder, tested).
+    TFLite has no assert (the converter drops an Assert and the ops only it
+    uses, measured), so the string signatures call tokenizers with
+    `validate_utf8=False`, and `LiteRunner` checks their text instead.
+
+    Returns:
+        `inputs` (in a graph, with the check as a control dependency).
+    """
+    if tf.executing_eagerly():
+        flat = tf.reshape(inputs, [-1]).numpy()
+        for i, value in enumerate(flat):
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError(f"`{name}`[{i}] is not valid UTF-8 ({error}).") from None
+        return inputs
+    flat = tf.reshape(inputs, [-1])
+    replaced = tf.strings.unicode_transcode(flat, "UTF-8", "UTF-8", errors="replace")
+    invalid = tf.not_equal(replaced, flat)
+    shown = tf.strings.substr(tf.boolean_mask(replaced, invalid), 0, 60, unit="UTF8_CHAR")
+    check = tf.debugging.Assert(
+        tf.logical_not(tf.reduce_any(invalid)),
+        [f"`{name}` must be valid UTF-8; elements at these indices are not (U+FFFD marks the bad bytes):",
+         tf.reshape(tf.where(invalid), [-1]), shown],
+        summarize=3,
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(inputs)

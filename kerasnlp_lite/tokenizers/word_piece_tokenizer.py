@@ -87,9 +87,11 @@ class WordPieceTokenizer(Tokenizer):
 
     Call arguments:
         inputs: a scalar string or a `[B]` batch of strings (Python, numpy or
-            tf). Invalid UTF-8 raises ValueError when run eagerly; inside a
-            graph (tf.data, tf.function, TFLite) it is not checked and a word
-            holding invalid bytes becomes one unknown token (tested).
+            tf). Invalid UTF-8 is an error, never silently an unknown token:
+            ValueError eagerly, InvalidArgumentError naming `inputs` inside a
+            graph (tf.data, tf.function). In TFLite the string signatures
+            cannot check it: `LiteRunner` refuses such text, and apps must
+            pass valid UTF-8 (export/CONTRACT.md).
 
     Returns:
         int32 ids: `[T]` for a scalar, a `tf.RaggedTensor` `[B, None]` for a
@@ -210,10 +212,18 @@ class WordPieceTokenizer(Tokenizer):
         return self._special_id(self.mask_token)
 
     # --- tokenize -----------------------------------------------------------
-    def tokenize(self, inputs):
-        """Strings -> int32 ids (see the class docstring for shapes)."""
+    def tokenize(self, inputs, validate_utf8=True):
+        """Strings -> int32 ids (see the class docstring for shapes).
+
+        Args:
+            inputs: a scalar string or a `[B]` batch of strings.
+            validate_utf8: refuse invalid UTF-8 (`tokenizer.check_valid_utf8`).
+                False only where its Assert cannot run: the TFLite string
+                signatures (`export.text_graph`), whose text `LiteRunner` checks.
+        """
         inputs = to_string_tensor(inputs, "inputs")
-        check_valid_utf8(inputs, "inputs")
+        if validate_utf8:
+            inputs = check_valid_utf8(inputs, "inputs")
         scalar = inputs.shape.rank == 0
         batch = tf.reshape(inputs, [-1])
         normalized = self._normalizer.normalize(batch)

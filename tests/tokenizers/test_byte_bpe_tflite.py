@@ -140,13 +140,14 @@ def test_tflite_batches(interpreter, expected_ids):
 
 def test_invalid_utf8_is_kept_byte_by_byte(interpreter, keras_tokenizer):
     # Invalid bytes: one punctuation-class character each; same ids as the
-    # TF graph (the Keras path raises ValueError on them eagerly instead).
+    # TF graph and the eager Keras path (lossless on any bytes).
     tokenize = interpreter.get_signature_runner("tokenize")
     detokenize = interpreter.get_signature_runner("detokenize")
     graph_ids, graph_lengths = keras_tokenizer._bpe.tokenize(tf.constant(INVALID_UTF8))
     out = tokenize(text=_as_bytes_array(INVALID_UTF8))
     assert out["token_ids"].tolist() == graph_ids.numpy().tolist()
     assert out["row_lengths"].tolist() == graph_lengths.numpy().tolist()
+    assert keras_tokenizer.tokenize(INVALID_UTF8).flat_values.numpy().tolist() == out["token_ids"].tolist()
     assert detokenize(**out)["text"].tolist() == INVALID_UTF8
 
 
