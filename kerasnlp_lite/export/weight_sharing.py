@@ -21,6 +21,23 @@ that dequantize to the same floats within half a step of either scale.
 import numpy as np
 
 
+def unpack_model(content):
+    """The flatbuffer object tree (`schema.ModelT`) of TFLite bytes, every buffer's bytes inline in `data`.
+
+    Writers may keep large buffers after the flatbuffer (`offset` / `size`
+    fields; litert-quantizer 0.11.0 does): packing the tree again would
+    drop them, so they are moved into `data` here.
+    """
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
+    for buffer in model.buffers:
+        if buffer.offset and buffer.size and buffer.data is None:
+            buffer.data = np.frombuffer(content, np.uint8, count=buffer.size, offset=buffer.offset)
+        buffer.offset, buffer.size = 0, 0
+    return model
+
+
 def _tensor_type(schema, name):
     return getattr(schema.TensorType, name)
 
@@ -43,7 +60,7 @@ def share_tied_embedding(content):
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
-    model = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
+    model = unpack_model(content)
     ops = {getattr(schema.BuiltinOperator, n): n for n in ("GATHER", "DEQUANTIZE", "FULLY_CONNECTED")}
     int8 = _tensor_type(schema, "INT8")
     lookup, logits = {}, {}  # buffer index -> (tensor of its first use)
@@ -100,3 +117,45 @@ def _copy_quantization(schema, source):
     q.zeroPoint = list(np.asarray(source.zeroPoint, np.int64)) if source.zeroPoint is not None else [0]
     q.quantizedDimension = 0
     return q
+
+
+def dedupe_buffers(content, min_bytes=1024):
+    """Returns `(content, bytes_saved)`: TFLite bytes where constant buffers with identical bytes are stored once.
+
+    litert-quantizer (0.11.0) gives each subgraph its own copy of a weight the
+    signatures share (`prefill`, `decode`, `generate` and its loop body: four
+    copies of every quantized matrix in a generation bundle). Tensors keep
+    their own shape and quantization; only the bytes are shared, so the
+    merge cannot change a result.
+
+    Args:
+        content: TFLite bytes.
+        min_bytes: smaller buffers are left alone (not worth hashing).
+    """
+    import hashlib
+
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = unpack_model(content)
+    first, remap = {}, {}
+    for index, buffer in enumerate(model.buffers):
+        if buffer.data is None or len(buffer.data) < min_bytes:
+            continue
+        key = hashlib.sha256(np.asarray(buffer.data).tobytes()).hexdigest()
+        if key in first:
+            remap[index] = first[key]
+        else:
+            first[key] = index
+    if not remap:
+        return content, 0
+    for graph in model.subgraphs:
+        for tensor in graph.tensors:
+            tensor.buffer = remap.get(tensor.buffer, tensor.buffer)
+    saved = 0
+    for index in remap:
+        saved += len(model.buffers[index].data)
+        model.buffers[index].data = None
+    builder = flatbuffers.Builder(len(content))
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output()), saved
