@@ -28,7 +28,7 @@ MAX_LENGTH = 64
 VOCABULARY_SIZE = 512
 
 
-def train_model(seconds_hint=True):
+def train_model():
     import keras
 
     from kerasnlp_lite.data.corpora import stdlib_sentences
@@ -60,9 +60,12 @@ def teacher_forced(path, sequences):
     from kerasnlp_lite.export.bound_decoder import BoundDecoder
     from kerasnlp_lite.export.format import cache_names
     from kerasnlp_lite.export.runner import LiteRunner
+    from kerasnlp_lite.export.tflite import make_interpreter
 
     runner = LiteRunner(path, num_threads=1)
-    bound = BoundDecoder(runner._interpreter, cache_names(runner.metadata.get("num_layers", 2)), runner.max_length)
+    with open(path, "rb") as f:
+        interpreter = make_interpreter(model_content=f.read(), num_threads=1)
+    bound = BoundDecoder(interpreter, cache_names(runner.metadata.get("num_layers", 2)), runner.max_length)
     out = []
     for tokens in sequences:
         padded = np.zeros((1, MAX_LENGTH), np.int32)

@@ -1,4 +1,6 @@
-"""Step-wise generation with the KV cache left inside the interpreter (`LiteRunner.generate(..., use_generate_signature=False)`).
+"""Step-wise generation with the KV cache left inside the interpreter.
+
+Used by `LiteRunner.generate(..., use_generate_signature=False)`.
 
 Driving `prefill` / `decode` through `SignatureRunner` copies every cache
 through Python at every token: the runner's input check (`astype`), then
@@ -72,7 +74,9 @@ class BoundDecoder:
         self._wrapper.AllocateTensors(self._decode_graph)
         shape = self._view(self._decode["inputs"][self.cache_names[0]], self._decode_graph).shape
         if list(shape).count(max_length) != 1:
-            raise ValueError(f"Cache {self.cache_names[0]!r} has shape {list(shape)}: no single axis of size {max_length}.")
+            raise ValueError(
+                f"Cache {self.cache_names[0]!r} has shape {list(shape)}: no single axis of size {max_length}."
+            )
         self._axis = list(shape).index(max_length)
 
     def _view(self, tensor_index, graph):
@@ -116,4 +120,5 @@ class BoundDecoder:
 
     def caches(self):
         """Copies of the caches `decode` will read next: name -> float32 array (for checks)."""
-        return {name: np.array(self._view(self._decode["inputs"][name], self._decode_graph)) for name in self.cache_names}
+        inputs, graph = self._decode["inputs"], self._decode_graph
+        return {name: np.array(self._view(inputs[name], graph)) for name in self.cache_names}

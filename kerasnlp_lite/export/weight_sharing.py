@@ -73,7 +73,8 @@ def share_tied_embedding(content):
                 continue
             tensor = graph.tensors[op.inputs[position]]
             scales = _scales(tensor)
-            if tensor.type != int8 or scales is None or len(tensor.shape) != 2 or model.buffers[tensor.buffer].data is None:
+            constant = model.buffers[tensor.buffer].data is not None
+            if tensor.type != int8 or scales is None or len(tensor.shape) != 2 or not constant:
                 continue
             if name == "FULLY_CONNECTED" and len(scales) == tensor.shape[0] > 1:
                 logits.setdefault(tensor.buffer, tensor)

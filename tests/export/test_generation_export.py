@@ -305,10 +305,13 @@ def test_float16_bundle(lm, bundle, float16_bundle):
 def test_step_wise_loop_keeps_the_caches_in_the_interpreter(lm, bundle):
     """BoundDecoder (the step-wise `generate`) gives the copying loop's logits and caches, bit for bit."""
     from kerasnlp_lite.export.bound_decoder import BoundDecoder
+    from kerasnlp_lite.export.tflite import make_interpreter
 
     report, copying = bundle
-    bound_runner = LiteRunner(report.path, num_threads=1)  # its own interpreter: nothing shared with `copying`
-    bound = BoundDecoder(bound_runner._interpreter, cache_names(NUM_LAYERS), MAX_LENGTH)
+    with open(report.path, "rb") as f:  # its own interpreter: nothing shared with `copying`
+        interpreter = make_interpreter(model_content=f.read(), tftext_ops=True)
+    bound = BoundDecoder(interpreter, cache_names(NUM_LAYERS), MAX_LENGTH)
+    bound_runner = LiteRunner(report.path, num_threads=1)
     prompt = lm.preprocessor.tokenize(PROMPTS[1]).numpy()
     padded = np.zeros((1, MAX_LENGTH), np.int32)
     padded[0, : prompt.size] = prompt
