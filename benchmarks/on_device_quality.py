@@ -8,7 +8,9 @@ once as float32 and once as dynamic int8, and then:
   per-tensor logits weight);
 - `int4_b32`: the float32 file quantized with Google's litert-quantizer (dynamic int4 weights, blocks
   of 32, FULLY_CONNECTED ops; the embedding lookup stays float) and its per-subgraph weight copies merged
-  (`dedupe_buffers`).
+  (`dedupe_buffers`);
+- `int4_b32_head_int8`: the same with the logits layer at int8 (one scale per row), as LiteRT-LM's
+  mixed recipes keep embeddings at 8 bits.
 
 Per file, on the held-out sentences, teacher-forced through `BoundDecoder` (prefill of the first token,
 then one `decode` per token): perplexity, its change vs float32, and top-1 agreement with float32 per
@@ -109,15 +111,28 @@ def evaluate(files, sequences):
     return results
 
 
-def quantize_int4(float_path, path, block="BLOCKWISE_32"):
-    """litert-quantizer dynamic int4 blockwise weights on FULLY_CONNECTED, then per-subgraph copies merged."""
+def quantize_int4(float_path, path, head_bits=4):
+    """litert-quantizer dynamic weights on FULLY_CONNECTED: int4 in blocks of 32 in the decoder blocks, the
+    logits layer (`lm_head`, the tied [V, D] table) at `head_bits` (4: blocks of 32; 8: one scale per row);
+    then the per-subgraph weight copies merged (`dedupe_buffers`).
+
+    The regexes match the converter's tensor names (`decoder_block_*`, `lm_head*`); in 0.11.0 the head's
+    regex matches in the `decode` signature and `generate`'s loop body, the per-token paths, while
+    `prefill` and `generate`'s first step keep a float head.
+    """
     from litert_quantizer import quantizer, qtyping, recipe_manager
 
     from kerasnlp_lite.export.weight_sharing import dedupe_buffers
 
     manager = recipe_manager.RecipeManager()
-    manager.add_dynamic_config(regex=".*", operation_name=qtyping.TFLOperationName.FULLY_CONNECTED, num_bits=4,
-                               granularity=getattr(qtyping.QuantGranularity, block))
+    blocks, rows = qtyping.QuantGranularity.BLOCKWISE_32, qtyping.QuantGranularity.CHANNELWISE
+    for regex, bits in (("decoder_block.*", 4), ("lm_head.*", head_bits)):
+        manager.add_dynamic_config(regex=regex, operation_name=qtyping.TFLOperationName.FULLY_CONNECTED,
+                                   num_bits=bits, granularity=blocks if bits == 4 else rows)
+    if head_bits == 4:  # every FULLY_CONNECTED, whatever its name
+        manager = recipe_manager.RecipeManager()
+        manager.add_dynamic_config(regex=".*", operation_name=qtyping.TFLOperationName.FULLY_CONNECTED, num_bits=4,
+                                   granularity=blocks)
     qt = quantizer.Quantizer(float_path)
     qt.load_quantization_recipe(manager.get_quantization_recipe())
     content, _ = dedupe_buffers(bytes(qt.quantize().quantized_model))
@@ -148,6 +163,7 @@ def run(quick=False, out=None):
     with open(files["int8_shared"], "wb") as f:
         f.write(shared)
     files["int4_b32"] = quantize_int4(files["float32"], os.path.join(out, "int4_b32.tflite"))
+    files["int4_b32_head_int8"] = quantize_int4(files["float32"], os.path.join(out, "int4_head8.tflite"), head_bits=8)
     results = evaluate(files, held_out)
     rows = []
     for name, r in results.items():
