@@ -300,3 +300,97 @@ def test_float16_bundle(lm, bundle, float16_bundle):
         total += 12
     print(f"\nfloat16: {fp16_report.size_bytes} bytes; greedy tokens agreeing with float32 {agree}/{total}")
     assert agree > total // 2
+
+
+def test_step_wise_loop_keeps_the_caches_in_the_interpreter(lm, bundle):
+    """BoundDecoder (the step-wise `generate`) gives the copying loop's logits and caches, bit for bit."""
+    from kerasnlp_lite.export.bound_decoder import BoundDecoder
+    from kerasnlp_lite.export.tflite import make_interpreter
+
+    report, copying = bundle
+    with open(report.path, "rb") as f:  # its own interpreter: nothing shared with `copying`
+        interpreter = make_interpreter(model_content=f.read(), tftext_ops=True)
+    bound = BoundDecoder(interpreter, cache_names(NUM_LAYERS), MAX_LENGTH)
+    bound_runner = LiteRunner(report.path, num_threads=1)
+    prompt = lm.preprocessor.tokenize(PROMPTS[1]).numpy()
+    padded = np.zeros((1, MAX_LENGTH), np.int32)
+    padded[0, : prompt.size] = prompt
+    length = np.array([prompt.size], np.int32)
+    out = copying.run("prefill", token_ids=padded, length=length)
+    logits = bound.prefill(padded, length)
+    np.testing.assert_array_equal(logits, out["logits"][0])
+    for step in range(10):
+        token = int(np.argmax(logits))
+        index = prompt.size + step
+        out = copying.run("decode", token_id=np.array([[token]], np.int32), cache_index=np.array([index], np.int32),
+                          **{name: out[name] for name in cache_names(NUM_LAYERS)})
+        logits = bound.decode(token, index)
+        np.testing.assert_array_equal(logits, out["logits"][0])
+    kept = bound.caches()
+    for name in cache_names(NUM_LAYERS):
+        np.testing.assert_array_equal(kept[name], out[name])
+    assert np.any(kept["key_cache_0"][:, :, prompt.size + 9] != 0)  # the last step's slot was written
+    # A second generation starts from its own prefill, not from the first one's caches.
+    ids = bound_runner.generate(prompt, 12, use_generate_signature=False)
+    assert ids.tolist() == bound_runner.generate(prompt, 12, use_generate_signature=False).tolist()
+    assert ids.tolist() == copying.generate(prompt, 12).tolist()
+
+
+def _int8_tables(content, vocabulary_size):
+    """Buffers of int8 tensors shaped [V, D] and the ops reading them: {buffer: set of op names}."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    names = {v: k for k, v in schema.BuiltinOperator.__dict__.items() if not k.startswith("_")}
+    model = schema.Model.GetRootAs(bytearray(content), 0)
+    tables = {}
+    for g in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(g)
+        for o in range(graph.OperatorsLength()):
+            op = graph.Operators(o)
+            code = model.OperatorCodes(op.OpcodeIndex())
+            for i in op.InputsAsNumpy():
+                tensor = graph.Tensors(int(i)) if i >= 0 else None
+                if tensor is not None and tensor.Type() == schema.TensorType.INT8 and (
+                        tensor.ShapeLength() == 2 and tensor.Shape(0) == vocabulary_size):
+                    op_name = names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())]
+                    tables.setdefault(tensor.Buffer(), set()).add(op_name)
+    return tables
+
+
+def test_dynamic_int8_stores_the_tied_embedding_once(int8_bundle):
+    report, runner = int8_bundle
+    with open(report.path, "rb") as f:
+        tables = _int8_tables(f.read(), VOCABULARY_SIZE)
+    # One [V, D] int8 buffer, read by the lookup and by the logits (today's converter writes two).
+    assert len(tables) == 1, tables
+    assert "FULLY_CONNECTED" in next(iter(tables.values())) and report.metadata["tied_embedding_stored_once"]
+
+
+def test_litert_quantizer_int4_with_merged_copies(lm, bundle, tmp_path):
+    """litert-quantizer's int4 file copies shared weights per subgraph; dedupe_buffers merges them exactly."""
+    quantizer = pytest.importorskip("litert_quantizer.quantizer")
+    from litert_quantizer import qtyping, recipe_manager
+
+    from kerasnlp_lite.export.weight_sharing import dedupe_buffers
+
+    report, runner = bundle
+    manager = recipe_manager.RecipeManager()
+    manager.add_dynamic_config(regex=".*", operation_name=qtyping.TFLOperationName.FULLY_CONNECTED, num_bits=4,
+                               granularity=qtyping.QuantGranularity.BLOCKWISE_32)
+    qt = quantizer.Quantizer(report.path)
+    qt.load_quantization_recipe(manager.get_quantization_recipe())
+    quantized = bytes(qt.quantize().quantized_model)
+    merged, saved = dedupe_buffers(quantized)
+    assert saved > 0 and len(merged) < len(quantized) - saved // 2
+    copies, single = LiteRunner(quantized), LiteRunner(merged)
+    prompt = lm.preprocessor.tokenize(PROMPTS[2]).numpy()
+    padded = np.zeros((1, MAX_LENGTH), np.int32)
+    padded[0, : prompt.size] = prompt
+    inputs = {"token_ids": padded, "length": np.array([prompt.size], np.int32)}
+    np.testing.assert_array_equal(copies.run("prefill", **inputs)["logits"], single.run("prefill", **inputs)["logits"])
+    assert single.generate(prompt, 8).tolist() == copies.generate(prompt, 8).tolist()
+    assert single.generate(prompt, 8, use_generate_signature=False).tolist() == copies.generate(prompt, 8).tolist()
+    diff = _max_diff(runner.run("prefill", **inputs)["logits"], single.run("prefill", **inputs)["logits"])
+    print(f"\nint4 (litert-quantizer, b32): {len(quantized)} -> {len(merged)} bytes merged; float32 "
+          f"{report.size_bytes}; prefill logits max abs diff vs float32 {diff:.4f}")
+    assert diff < 0.5  # a loose sanity bound: quantization noise, not a broken model

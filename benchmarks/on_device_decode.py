@@ -1,0 +1,238 @@
+"""On-device decode at the GPT-2-small shape, 1 thread: where a decode step's time goes, and tokens/s per path.
+
+The model: `GPTBackbone.from_preset("gpt2_small")` (12 x 768, 12 heads, vocabulary 50257, 124M
+parameters, random weights), max_length 256, exported with `export_causal_lm` (no tokenizer). Every row
+uses the same file, the same prompt, 1 interpreter thread; each timing is repeated and reported as
+min / median / max (the machine may be shared; the rows use medians, prefill its minimum).
+
+Per file (float32, dynamic int8, and any extra files given with --extra NAME=PATH, e.g. a
+litert-quantizer int4 file):
+
+- `generate_tokens_per_s`: the in-graph loop, (generate(P + 2n) - generate(P + n)) / n tokens.
+- `stepwise_tokens_per_s`: `LiteRunner.generate(..., use_generate_signature=False)`, the caches kept in
+  the interpreter (export/bound_decoder.py), timed the same way.
+- the decode-step breakdown (ms): `invoke` (the decode subgraph alone, caches already in place),
+  `set_caches` (copying all caches into the interpreter), `get_caches` (copying them out),
+  `check_inputs` (LiteRunner's dtype/shape check of the caches, an `astype` copy each), and
+  `copying_step` (one `LiteRunner.run("decode", ...)` with the caches fed back: today's copying loop).
+- `prefill_128_ms`: one `prefill` of a 128-token prompt.
+
+Run from the repository root (conversions of the 124M model take minutes; pass --cache-dir to keep them):
+
+    python benchmarks/on_device_decode.py --cache-dir /tmp/gpt2_small --json on_device_decode.json
+"""
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+import numpy as np
+
+MAX_LENGTH = 256
+PROMPT_LENGTH = 16
+
+
+def export_gpt2_small(path, quantize):
+    """Exports the random-weight GPT-2-small `CausalLM` (seed 0) once; returns the path."""
+    if os.path.exists(path):
+        return path
+    import keras
+
+    from kerasnlp_lite.export import export_causal_lm
+    from kerasnlp_lite.models import CausalLM, GPTBackbone
+
+    keras.utils.set_random_seed(0)
+    backbone = GPTBackbone.from_preset("gpt2_small", max_sequence_length=MAX_LENGTH, dropout=0.0)
+    export_causal_lm(CausalLM(backbone), path, MAX_LENGTH, tokenizer=False, quantize=quantize, check=False)
+    return path
+
+
+def _summary(values):
+    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3), "max": round(max(values), 3)}
+
+
+def _per_token_ms(generate, prompt, new_tokens, repeats):
+    """ms per generated token, prefill excluded: the difference of two generation lengths (1 and 1 + n tokens).
+
+    Each length is timed `repeats` times and the minimum kept: on a shared machine other processes only
+    add time, so the minimum is the least disturbed run (the medians are reported beside it).
+    """
+    times = {1: [], 1 + new_tokens: []}
+    for _ in range(repeats):
+        for length in times:
+            start = time.perf_counter()
+            generate(prompt, length)
+            times[length].append(time.perf_counter() - start)
+    short, long = times[1], times[1 + new_tokens]
+    return {"min": 1000 * (min(long) - min(short)) / new_tokens,
+            "median": 1000 * (statistics.median(long) - statistics.median(short)) / new_tokens}
+
+
+def bound_step_ms(interpreter, num_layers, prompt, steps):
+    """Per-call ms of `BoundDecoder.decode` (the step-wise loop's step, caches in place)."""
+    from kerasnlp_lite.export.bound_decoder import BoundDecoder
+    from kerasnlp_lite.export.format import cache_names
+
+    bound = BoundDecoder(interpreter, cache_names(num_layers), MAX_LENGTH)
+    padded = np.zeros((1, MAX_LENGTH), np.int32)
+    padded[0, : len(prompt)] = prompt
+    logits, times = bound.prefill(padded, np.array([len(prompt)], np.int32)), []
+    for step in range(steps):
+        start = time.perf_counter()
+        logits = bound.decode(int(np.argmax(logits)), len(prompt) + step)
+        times.append(1000 * (time.perf_counter() - start))
+    return times
+
+
+def step_breakdown(interpreter, num_layers, prompt, steps):
+    """Median ms of the parts of one decode step, driven through the interpreter wrapper directly."""
+    from kerasnlp_lite.export.format import DECODE, cache_names
+
+    wrapper = interpreter._interpreter  # the calls SignatureRunner makes, timed one by one
+    signature = interpreter._get_full_signature_list()[DECODE]
+    graph = wrapper.GetSubgraphIndexFromSignature(DECODE)
+    wrapper.AllocateTensors(graph)
+    names = cache_names(num_layers)
+    shape = wrapper.tensor(wrapper, signature["inputs"][names[0]], graph).shape
+    caches = {name: np.zeros(shape, np.float32) for name in names}
+    parts = {"set_caches": [], "invoke": [], "get_caches": [], "check_inputs": []}
+    for step in range(steps):
+        start = time.perf_counter()
+        # as LiteRunner's input check does: an astype copy of each cache
+        checked = {name: np.asarray(value).astype(np.float32) for name, value in caches.items()}
+        parts["check_inputs"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for name in names:
+            wrapper.SetTensor(signature["inputs"][name], checked[name], graph)
+        parts["set_caches"].append(time.perf_counter() - start)
+        wrapper.SetTensor(signature["inputs"]["token_id"], np.array([[7]], np.int32), graph)
+        wrapper.SetTensor(signature["inputs"]["cache_index"], np.array([len(prompt) + step], np.int32), graph)
+        start = time.perf_counter()
+        wrapper.Invoke(graph)
+        parts["invoke"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        caches = {name: wrapper.GetTensor(signature["outputs"][name], graph) for name in names}
+        parts["get_caches"].append(time.perf_counter() - start)
+    return {key: 1000 * statistics.median(values) for key, values in parts.items()}
+
+
+def copying_step_ms(runner, num_layers, prompt, steps):
+    """Median ms of `LiteRunner.run("decode", ...)` with the caches fed back through Python (the old loop)."""
+    from kerasnlp_lite.export.format import DECODE, PREFILL, cache_names
+
+    padded = np.zeros((1, MAX_LENGTH), np.int32)
+    padded[0, : len(prompt)] = prompt
+    out = runner.run(PREFILL, token_ids=padded, length=np.array([len(prompt)], np.int32))
+    names, times = cache_names(num_layers), []
+    for step in range(steps):
+        token = int(np.argmax(out["logits"][0]))
+        start = time.perf_counter()
+        out = runner.run(
+            DECODE, token_id=np.array([[token]], np.int32), cache_index=np.array([len(prompt) + step], np.int32),
+            **{name: out[name] for name in names},
+        )
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def prefill_ms(runner, length):
+    padded = np.zeros((1, MAX_LENGTH), np.int32)
+    padded[0, :length] = np.arange(1, length + 1)
+    start = time.perf_counter()
+    runner.run("prefill", token_ids=padded, length=np.array([length], np.int32))
+    return 1000 * (time.perf_counter() - start)
+
+
+def measure_file(path, repeats, new_tokens, num_layers=12):
+    """All timings of one file (see module docstring); each a {median, min, max} over `repeats`."""
+    from kerasnlp_lite.export.runner import LiteRunner
+    from kerasnlp_lite.export.tflite import make_interpreter
+
+    runner = LiteRunner(path, num_threads=1)
+    prompt = list(range(1, PROMPT_LENGTH + 1))
+    runner.generate(prompt, 2)  # warm up both paths
+    runner.generate(prompt, 2, use_generate_signature=False)
+    with open(path, "rb") as f:
+        interpreter = make_interpreter(model_content=f.read(), num_threads=1)
+    rows = {key: [] for key in ("copying_step_ms", "prefill_128_ms", "invoke", "set_caches", "get_caches",
+                                "check_inputs", "bound_step_ms")}
+    generate = _per_token_ms(runner.generate, prompt, new_tokens, repeats)
+    stepwise = _per_token_ms(lambda p, n: runner.generate(p, n, use_generate_signature=False), prompt, new_tokens,
+                             repeats)
+    for _ in range(repeats):
+        rows["copying_step_ms"].append(copying_step_ms(runner, num_layers, prompt, new_tokens))
+        rows["bound_step_ms"].append(statistics.median(bound_step_ms(interpreter, num_layers, prompt, new_tokens)))
+        rows["prefill_128_ms"].append(prefill_ms(runner, 128))
+        for key, value in step_breakdown(interpreter, num_layers, prompt, new_tokens).items():
+            rows[key].append(value)
+    result = {key: _summary(values) for key, values in rows.items()}
+    result["generate_ms"] = {key: round(value, 3) for key, value in generate.items()}
+    result["stepwise_ms"] = {key: round(value, 3) for key, value in stepwise.items()}
+    result["size_mb"] = round(os.path.getsize(path) / 2**20, 1)
+    result["generate_tokens_per_s"] = round(1000 / result["generate_ms"]["median"], 1)
+    result["stepwise_tokens_per_s"] = round(1000 / result["bound_step_ms"]["median"], 1)
+    return result
+
+
+def rows_of(results):
+    """{"rows": [...]} for benchmarks/run_all.py: name, ours, anchor or baseline, ratio, unit."""
+    rows = []
+    for name, r in results.items():
+        # The step-wise loop's step timed per call (robust to load); the in-graph loop only as a difference of
+        # two lengths (medians: the minimum of a difference is not the least disturbed run).
+        generate, stepwise = r["generate_ms"]["median"], r["bound_step_ms"]["median"]
+        rows.append({"name": f"{name} step-wise decode vs in-graph generate", "ours": stepwise,
+                     "baseline": generate, "ratio": round(stepwise / generate, 3), "unit": "ms/token"})
+        rows.append({"name": f"{name} step-wise decode vs copying loop", "ours": stepwise,
+                     "baseline": r["copying_step_ms"]["median"],
+                     "ratio": round(stepwise / r["copying_step_ms"]["median"], 3), "unit": "ms/token"})
+        rows.append({"name": f"{name} generate tokens/s", "ours": r["generate_tokens_per_s"], "baseline": None,
+                     "ratio": None, "unit": "tokens/s"})
+        rows.append({"name": f"{name} prefill 128 tokens", "ours": r["prefill_128_ms"]["min"], "baseline": None,
+                     "ratio": None, "unit": "ms"})
+        rows.append({"name": f"{name} file size", "ours": r["size_mb"], "baseline": None, "ratio": None, "unit": "MB"})
+    return rows
+
+
+def run(quick=False, cache_dir=None, extra=None, json_path=None):
+    """Exports (or reuses) the files, measures them, writes JSON; returns {"rows": [...], "results": {...}}.
+
+    Args:
+        quick: dynamic int8 only, 1 repeat of 8 tokens (a smoke run; still one 124M conversion unless cached).
+        cache_dir: folder for the exported files (default: a temporary one).
+        extra: {name: path} of more files of the same model to measure (e.g. a litert-quantizer int4 file).
+        json_path: where to write the JSON (default: on_device_decode.json in `cache_dir`).
+    """
+    import tempfile
+
+    cache_dir = cache_dir or tempfile.mkdtemp(prefix="on_device_decode_")
+    os.makedirs(cache_dir, exist_ok=True)
+    modes = {"dynamic_int8": "dynamic_int8"} if quick else {"float32": None, "dynamic_int8": "dynamic_int8"}
+    files = {name: export_gpt2_small(os.path.join(cache_dir, f"gpt2_small_{name}.tflite"), mode)
+             for name, mode in modes.items()}
+    files.update(extra or {})
+    repeats, new_tokens = (1, 8) if quick else (5, 24)
+    results = {name: measure_file(path, repeats, new_tokens) for name, path in files.items()}
+    out = {"shape": "gpt2_small (12 x 768, 12 heads, vocabulary 50257), random weights, max_length 256, 1 thread",
+           "prompt_length": PROMPT_LENGTH, "repeats": repeats, "new_tokens": new_tokens,
+           "results": results, "rows": rows_of(results)}
+    with open(json_path or os.path.join(cache_dir, "on_device_decode.json"), "w") as f:
+        json.dump(out, f, indent=2)
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--extra", nargs="*", default=[], help="NAME=PATH of more .tflite files to measure")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    extra = dict(item.split("=", 1) for item in args.extra)
+    print(json.dumps(run(args.quick, args.cache_dir, extra, args.json), indent=2))
+
+
+if __name__ == "__main__":
+    main()
