@@ -21,11 +21,14 @@ at every step (for equality checks and the benchmark).
 `model.compute_logits(hidden)` -> float32 logits.
 """
 
+import contextlib
+
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from kerasnlp_lite.generation.samplers import BeamSearch
+from kerasnlp_lite.layers.kv_cache import native_cache_writes
 from kerasnlp_lite.utils.validation import is_int
 
 # Score of impossible beam candidates: finite, so sums never become NaN.
@@ -257,6 +260,12 @@ def beam_search_loop(steps, beam, token_ids, padding_mask, stop_token_ids, pad_t
     return pick(buffer), tf.cast(pick(out_mask), tf.bool), pick(scores)
 
 
+def _cache_writes(jit_compile):
+    """How the traced loop writes KV caches: XLA's in-place DynamicUpdateSlice under `jit_compile`,
+    TensorFlow's scatter otherwise (cheaper outside XLA: see `kerasnlp_lite.layers.kv_cache`)."""
+    return contextlib.nullcontext() if jit_compile else native_cache_writes()
+
+
 def build_generate_function(model, max_length, sampler, stop_token_ids, pad_token_id, use_cache, jit_compile):
     """A compiled `(token_ids [B, P], padding_mask [B, P], seed) -> dict` for these settings."""
     steps = _Steps(model, max_length, use_cache, jit_compile)
@@ -264,6 +273,10 @@ def build_generate_function(model, max_length, sampler, stop_token_ids, pad_toke
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=False)
     def generate(token_ids, padding_mask, seed):
+        with _cache_writes(jit_compile):
+            return _generate(token_ids, padding_mask, seed)
+
+    def _generate(token_ids, padding_mask, seed):
         if isinstance(sampler, BeamSearch):
             ids, mask, scores = beam_search_loop(
                 steps, sampler, token_ids, padding_mask, stop_token_ids, pad_token_id, model.backbone.vocabulary_size
@@ -325,6 +338,10 @@ def build_seq2seq_generate_function(model, max_length, sampler, stop_token_ids, 
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=False)
     def generate(encoder_token_ids, encoder_padding_mask, token_ids, padding_mask, seed):
+        with _cache_writes(jit_compile):
+            return _generate(encoder_token_ids, encoder_padding_mask, token_ids, padding_mask, seed)
+
+    def _generate(encoder_token_ids, encoder_padding_mask, token_ids, padding_mask, seed):
         steps = _Seq2SeqSteps(model, max_length, use_cache, jit_compile, encoder_token_ids, encoder_padding_mask)
         if isinstance(sampler, BeamSearch):
             ids, mask, scores = beam_search_loop(
