@@ -181,7 +181,7 @@ def run(quick=False, new_tokens=None, prompt_length=32, rounds=None, int8_new_to
             ours_int8_fraction=int8_fraction(ours), anchor_int8_fraction=int8_fraction(theirs),
             ours_agreement_vs_float32=agreement(outputs8["ours"], short["ours"]),
             anchor_agreement_vs_float32=agreement(outputs8["anchor"], short["anchor"]),
-            new_tokens=int8_new_tokens,
+            new_tokens_timed=int8_new_tokens,
         ))
     setup["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     return {"benchmark": "generation", "setup": setup, "rows": rows}
