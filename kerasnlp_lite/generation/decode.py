@@ -266,17 +266,51 @@ def _cache_writes(jit_compile):
     return contextlib.nullcontext() if jit_compile else native_cache_writes()
 
 
+# Prompt widths are padded up to a multiple of this (at most `max_length`), so
+# that prompts of nearby lengths share one traced loop instead of one each.
+PROMPT_WIDTH_BUCKET = 16
+
+
+def bucket_width(width, max_length):
+    """The padded prompt width: `width` rounded up to a multiple of `PROMPT_WIDTH_BUCKET`, at most `max_length`."""
+    return min(-(-width // PROMPT_WIDTH_BUCKET) * PROMPT_WIDTH_BUCKET, max_length)
+
+
+class PromptBuckets:
+    """Calls a compiled loop `(token_ids [B, P], padding_mask [B, P], seed)` with P padded to `bucket_width`.
+
+    Every new prompt width P would otherwise trace (and with XLA, compile) the
+    whole loop again: seconds at the GPT-2-small shape. Extra columns are
+    padding (mask 0) on the right, which the loops already handle: a row's
+    tokens past its prompt are generated, and the prefill's extra cache slots
+    are overwritten before any query can attend to them (causal mask). The
+    cost is at most `PROMPT_WIDTH_BUCKET - 1` more prefill tokens.
+
+    Attributes:
+        function: the wrapped `tf.function` (its tracing count, concrete functions).
+    """
+
+    def __init__(self, function, max_length, pad_token_id):
+        self.function = function
+        self.max_length = max_length
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, token_ids, padding_mask, seed):
+        extra = bucket_width(int(token_ids.shape[1]), self.max_length) - int(token_ids.shape[1])
+        if extra > 0:
+            tail = [[0, 0], [0, extra]]
+            token_ids = tf.pad(token_ids, tail, constant_values=self.pad_token_id)
+            padding_mask = tf.pad(padding_mask, tail)
+        return self.function(token_ids, padding_mask, seed)
+
+
 def build_generate_function(model, max_length, sampler, stop_token_ids, pad_token_id, use_cache, jit_compile):
-    """A compiled `(token_ids [B, P], padding_mask [B, P], seed) -> dict` for these settings."""
+    """A compiled `(token_ids [B, P], padding_mask [B, P], seed) -> dict` for these settings
+    (a `PromptBuckets` around one `tf.function`)."""
     steps = _Steps(model, max_length, use_cache, jit_compile)
     stop_token_ids = tuple(int(t) for t in stop_token_ids)
 
-    @tf.function(jit_compile=jit_compile, reduce_retracing=False)
-    def generate(token_ids, padding_mask, seed):
-        with _cache_writes(jit_compile):
-            return _generate(token_ids, padding_mask, seed)
-
-    def _generate(token_ids, padding_mask, seed):
+    def loop(token_ids, padding_mask, seed):
         if isinstance(sampler, BeamSearch):
             ids, mask, scores = beam_search_loop(
                 steps, sampler, token_ids, padding_mask, stop_token_ids, pad_token_id, model.backbone.vocabulary_size
@@ -285,7 +319,12 @@ def build_generate_function(model, max_length, sampler, stop_token_ids, pad_toke
         ids, mask = sample_loop(steps, sampler, token_ids, padding_mask, seed, stop_token_ids, pad_token_id)
         return {"token_ids": ids, "padding_mask": mask}
 
-    return generate
+    @tf.function(jit_compile=jit_compile, reduce_retracing=False)
+    def generate(token_ids, padding_mask, seed):
+        with _cache_writes(jit_compile):
+            return loop(token_ids, padding_mask, seed)
+
+    return PromptBuckets(generate, max_length, pad_token_id)
 
 
 class _Seq2SeqSteps(_Steps):
@@ -336,12 +375,7 @@ def build_seq2seq_generate_function(model, max_length, sampler, stop_token_ids, 
     stop_token_ids = tuple(int(t) for t in stop_token_ids)
     vocabulary_size = model.backbone.decoder_vocabulary_size
 
-    @tf.function(jit_compile=jit_compile, reduce_retracing=False)
-    def generate(encoder_token_ids, encoder_padding_mask, token_ids, padding_mask, seed):
-        with _cache_writes(jit_compile):
-            return _generate(encoder_token_ids, encoder_padding_mask, token_ids, padding_mask, seed)
-
-    def _generate(encoder_token_ids, encoder_padding_mask, token_ids, padding_mask, seed):
+    def loop(encoder_token_ids, encoder_padding_mask, token_ids, padding_mask, seed):
         steps = _Seq2SeqSteps(model, max_length, use_cache, jit_compile, encoder_token_ids, encoder_padding_mask)
         if isinstance(sampler, BeamSearch):
             ids, mask, scores = beam_search_loop(
@@ -350,5 +384,10 @@ def build_seq2seq_generate_function(model, max_length, sampler, stop_token_ids, 
             return {"token_ids": ids, "padding_mask": mask, "scores": scores}
         ids, mask = sample_loop(steps, sampler, token_ids, padding_mask, seed, stop_token_ids, pad_token_id)
         return {"token_ids": ids, "padding_mask": mask}
+
+    @tf.function(jit_compile=jit_compile, reduce_retracing=False)
+    def generate(encoder_token_ids, encoder_padding_mask, token_ids, padding_mask, seed):
+        with _cache_writes(jit_compile):
+            return loop(encoder_token_ids, encoder_padding_mask, token_ids, padding_mask, seed)
 
     return generate
