@@ -12,9 +12,19 @@ learned position table, which left padding would shift.
 
 The whole loop is one `tf.function` (`jit_compile=True` compiles it with XLA):
 every loop variable has a static shape (token buffer `[B, M]`, per-layer
-K/V caches `[B, N, M, H]`), cache updates are `slice_update`s, and the
-random samplers are stateless. The uncached path recomputes the whole prefix
-at every step (for equality checks and the benchmark).
+K/V caches `[B, N, M, H]`), and the random samplers are stateless. Cache
+updates are XLA's in-place DynamicUpdateSlice under `jit_compile`, and
+TensorFlow's scatter otherwise (`kerasnlp_lite.layers.kv_cache`); prompt
+widths are padded to buckets (`PromptBuckets`) so that nearby prompt lengths
+reuse one trace. The uncached path recomputes the whole prefix at every step
+(for equality checks and the benchmark).
+
+Measured (GPT-2-small shape, batch 1, float32, 2 cores): without XLA a
+decode step is bound by reading the weights (~500 MB per token, ~10 GB/s per
+busy core in TensorFlow's matrix-vector products); with `jit_compile=True`
+the loop is *slower* at that shape (XLA's CPU dot is slower on these
+matrix-vector products) but several times faster on toy shapes, where op
+overhead dominates. `benchmarks/generation.py` times both against KerasHub.
 
 `model` is duck-typed (a `CausalLM`): `model.backbone` with `init_cache`,
 `call_with_cache` and a functional call returning `sequence_output`, and
@@ -25,7 +35,6 @@ import contextlib
 
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
 from kerasnlp_lite.generation.samplers import BeamSearch
 from kerasnlp_lite.layers.kv_cache import native_cache_writes
@@ -121,10 +130,14 @@ def _column(x, i):
 
 
 def _write_column(buffer, i, values):
-    """buffer[..., i] = values, as a fixed-shape DYNAMIC_UPDATE_SLICE."""
-    zero = tf.zeros((), tf.int32)
-    start = [zero] * (len(buffer.shape) - 1) + [i]
-    return ops.slice_update(buffer, start, tf.expand_dims(values, -1))
+    """buffer[..., i] = values, fixed shape: a select against a one-hot column.
+
+    Not `slice_update`: outside XLA its XlaDynamicUpdateSlice is compiled on
+    demand at every call; a select over the small `[B, (K,) M]` buffer costs
+    next to nothing with or without XLA.
+    """
+    column = tf.range(tf.shape(buffer)[-1]) == i  # [M]
+    return tf.where(column, tf.expand_dims(values, -1), buffer)
 
 
 class _Steps:
