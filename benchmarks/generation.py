@@ -100,20 +100,25 @@ def generate_functions(ours, theirs, prompt, new_tokens, jit_compile=False):
 
 
 def alternate(functions, rounds):
-    """Warm each function up once, then time them in turn for `rounds` rounds: {name: [seconds]}."""
+    """Warm each function up once, then time them in turn for `rounds` rounds.
+
+    Returns ({name: [(wall seconds, process CPU seconds)]}, {name: warm-up output}). CPU time
+    counts the work of every thread of this process during the call: less sensitive than
+    wall time to other processes on a shared machine (it still grows with memory contention).
+    """
     outputs = {name: function() for name, function in functions.items()}  # trace / compile
     times = {name: [] for name in functions}
     for _ in range(rounds):
         for name, function in functions.items():
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             function()
-            times[name].append(time.perf_counter() - start)
+            times[name].append((time.perf_counter() - start, time.process_time() - cpu))
     return times, outputs
 
 
-def speed_row(name, new_tokens, ours_seconds, anchor_seconds, **extra):
-    ours = [new_tokens / s for s in ours_seconds]
-    anchor = [new_tokens / s for s in anchor_seconds]
+def speed_row(name, new_tokens, ours_times, anchor_times, **extra):
+    ours = [new_tokens / wall for wall, _ in ours_times]
+    anchor = [new_tokens / wall for wall, _ in anchor_times]
     row = {
         "name": name,
         "ours": round(statistics.median(ours), 2),
@@ -122,6 +127,9 @@ def speed_row(name, new_tokens, ours_seconds, anchor_seconds, **extra):
         "ours_spread": [round(min(ours), 2), round(max(ours), 2)],
         "anchor_spread": [round(min(anchor), 2), round(max(anchor), 2)],
         "rounds": len(ours),
+        # Secondary, load-robust: median CPU milliseconds (all threads) per new token.
+        "ours_cpu_ms_per_token": round(statistics.median(cpu for _, cpu in ours_times) / new_tokens * 1e3, 1),
+        "anchor_cpu_ms_per_token": round(statistics.median(cpu for _, cpu in anchor_times) / new_tokens * 1e3, 1),
     }
     row["ratio"] = round(row["ours"] / row["anchor"], 2)
     row.update(extra)
@@ -220,7 +228,8 @@ def main():
                   include_int8=not args.skip_int8, include_jit=not args.skip_jit)
     for row in results["rows"]:
         print(f"{row['name']:60s} ours {row['ours']:8.2f} {row['ours_spread']}  KerasHub {row['anchor']:8.2f} "
-              f"{row['anchor_spread']}  {row['unit']}  ratio {row['ratio']}  {row.get('note', '')}", flush=True)
+              f"{row['anchor_spread']}  {row['unit']}  ratio {row['ratio']}  CPU ms/token {row['ours_cpu_ms_per_token']} "
+              f"vs {row['anchor_cpu_ms_per_token']}  {row.get('note', '')}", flush=True)
     text = json.dumps(results, indent=1)
     print(text)
     if args.json:
