@@ -23,17 +23,20 @@ timed over `--int8-new-tokens`, with the greedy token agreement of each
 quantized model against its own float32 output and the fraction of each
 model's parameters that the quantization actually stored as int8.
 
-Measured 2026-12-03 on the shared 2-core machine (load average 9-13 from other
-jobs, so absolute speeds are about 3x below an idle machine's; the ratio is
-what the alternation protects): float32 ours 6.70 tokens/s (4.17-7.51) vs
-KerasHub 5.33 (3.03-10.65), x1.26; ours with XLA 2.56, x0.48 (XLA's CPU dot
-is slow on these matrix-vector products); int8: KerasHub's quantized model
-0.67 tokens/s (Keras' int8 matmul on TF CPU is a slow int8->int32 BatchMatMul),
-greedy agreement 7/16 identical prefix; ours quantized 0% of its parameters
-(our attention, embedding and feed-forward layers have no int8 path), so that
-row has no ratio. A float32 decode step is bound by streaming ~500 MB of
-weights per token (~10 GB/s per busy core in TF's matrix-vector products):
-2x KerasHub would need about 28 ms per token, below that bound on two cores.
+Measured 2026-12-03 on the shared 2-core machine (load average 5-13 from other
+jobs, so absolute speeds are 2-3x below an idle machine's and spreads are
+wide). float32, three runs: x1.26 (ours 6.70 [4.17-7.51] vs KerasHub 5.33
+[3.03-10.65] tokens/s, 128 new tokens, 5 rounds), x0.79 (7.66 vs 9.66,
+5 rounds), x0.97 (11.47 vs 11.82, 64 new tokens, 8 rounds); CPU time per
+token in the last run: ours 58.1 ms, KerasHub 76.2 ms. Ours with XLA: 2.56
+tokens/s, x0.48 (XLA's CPU dot is slow on these matrix-vector products).
+int8: KerasHub's quantized model 0.67 tokens/s (Keras' int8 matmul on TF CPU
+is a slow int8->int32 BatchMatMul), 7/16 tokens before the first difference
+from its float32 output; ours quantized 0% of its parameters (our attention,
+embedding and feed-forward layers have no int8 path), so that row has no
+ratio. A float32 decode step is bound by streaming ~500 MB of weights per
+token (~10 GB/s per busy core in TF's matrix-vector products): 2x KerasHub
+would need about 28 ms per token, below that bound on two cores.
 
 `run(quick=False) -> {"rows": [...]}` is the entry point for
 `benchmarks/run_all.py`: each row has name, ours, anchor, ratio, unit, plus
