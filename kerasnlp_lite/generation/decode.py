@@ -12,20 +12,32 @@ learned position table, which left padding would shift.
 
 The whole loop is one `tf.function` (`jit_compile=True` compiles it with XLA):
 every loop variable has a static shape (token buffer `[B, M]`, per-layer
-K/V caches `[B, N, M, H]`), cache updates are `slice_update`s, and the
-random samplers are stateless. The uncached path recomputes the whole prefix
-at every step (for equality checks and the benchmark).
+K/V caches `[B, N, M, H]`), and the random samplers are stateless. Cache
+updates are XLA's in-place DynamicUpdateSlice under `jit_compile`, and
+TensorFlow's scatter otherwise (`kerasnlp_lite.layers.kv_cache`); prompt
+widths are padded to buckets (`PromptBuckets`) so that nearby prompt lengths
+reuse one trace. The uncached path recomputes the whole prefix at every step
+(for equality checks and the benchmark).
+
+Measured (GPT-2-small shape, batch 1, float32, 2 cores): without XLA a
+decode step is bound by reading the weights (~500 MB per token, ~10 GB/s per
+busy core in TensorFlow's matrix-vector products); with `jit_compile=True`
+the loop is *slower* at that shape (XLA's CPU dot is slower on these
+matrix-vector products) but several times faster on toy shapes, where op
+overhead dominates. `benchmarks/generation.py` times both against KerasHub.
 
 `model` is duck-typed (a `CausalLM`): `model.backbone` with `init_cache`,
 `call_with_cache` and a functional call returning `sequence_output`, and
 `model.compute_logits(hidden)` -> float32 logits.
 """
 
+import contextlib
+
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
 from kerasnlp_lite.generation.samplers import BeamSearch
+from kerasnlp_lite.layers.kv_cache import native_cache_writes
 from kerasnlp_lite.utils.validation import is_int
 
 # Score of impossible beam candidates: finite, so sums never become NaN.
@@ -118,10 +130,14 @@ def _column(x, i):
 
 
 def _write_column(buffer, i, values):
-    """buffer[..., i] = values, as a fixed-shape DYNAMIC_UPDATE_SLICE."""
-    zero = tf.zeros((), tf.int32)
-    start = [zero] * (len(buffer.shape) - 1) + [i]
-    return ops.slice_update(buffer, start, tf.expand_dims(values, -1))
+    """buffer[..., i] = values, fixed shape: a select against a one-hot column.
+
+    Not `slice_update`: outside XLA its XlaDynamicUpdateSlice is compiled on
+    demand at every call; a select over the small `[B, (K,) M]` buffer costs
+    next to nothing with or without XLA.
+    """
+    column = tf.range(tf.shape(buffer)[-1]) == i  # [M]
+    return tf.where(column, tf.expand_dims(values, -1), buffer)
 
 
 class _Steps:
@@ -257,13 +273,57 @@ def beam_search_loop(steps, beam, token_ids, padding_mask, stop_token_ids, pad_t
     return pick(buffer), tf.cast(pick(out_mask), tf.bool), pick(scores)
 
 
+def _cache_writes(jit_compile):
+    """How the traced loop writes KV caches: XLA's in-place DynamicUpdateSlice under `jit_compile`,
+    TensorFlow's scatter otherwise (cheaper outside XLA: see `kerasnlp_lite.layers.kv_cache`)."""
+    return contextlib.nullcontext() if jit_compile else native_cache_writes()
+
+
+# Prompt widths are padded up to a multiple of this (at most `max_length`), so
+# that prompts of nearby lengths share one traced loop instead of one each.
+PROMPT_WIDTH_BUCKET = 16
+
+
+def bucket_width(width, max_length):
+    """The padded prompt width: `width` rounded up to a multiple of `PROMPT_WIDTH_BUCKET`, at most `max_length`."""
+    return min(-(-width // PROMPT_WIDTH_BUCKET) * PROMPT_WIDTH_BUCKET, max_length)
+
+
+class PromptBuckets:
+    """Calls a compiled loop `(token_ids [B, P], padding_mask [B, P], seed)` with P padded to `bucket_width`.
+
+    Every new prompt width P would otherwise trace (and with XLA, compile) the
+    whole loop again: seconds at the GPT-2-small shape. Extra columns are
+    padding (mask 0) on the right, which the loops already handle: a row's
+    tokens past its prompt are generated, and the prefill's extra cache slots
+    are overwritten before any query can attend to them (causal mask). The
+    cost is at most `PROMPT_WIDTH_BUCKET - 1` more prefill tokens.
+
+    Attributes:
+        function: the wrapped `tf.function` (its tracing count, concrete functions).
+    """
+
+    def __init__(self, function, max_length, pad_token_id):
+        self.function = function
+        self.max_length = max_length
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, token_ids, padding_mask, seed):
+        extra = bucket_width(int(token_ids.shape[1]), self.max_length) - int(token_ids.shape[1])
+        if extra > 0:
+            tail = [[0, 0], [0, extra]]
+            token_ids = tf.pad(token_ids, tail, constant_values=self.pad_token_id)
+            padding_mask = tf.pad(padding_mask, tail)
+        return self.function(token_ids, padding_mask, seed)
+
+
 def build_generate_function(model, max_length, sampler, stop_token_ids, pad_token_id, use_cache, jit_compile):
-    """A compiled `(token_ids [B, P], padding_mask [B, P], seed) -> dict` for these settings."""
+    """A compiled `(token_ids [B, P], padding_mask [B, P], seed) -> dict` for these settings
+    (a `PromptBuckets` around one `tf.function`)."""
     steps = _Steps(model, max_length, use_cache, jit_compile)
     stop_token_ids = tuple(int(t) for t in stop_token_ids)
 
-    @tf.function(jit_compile=jit_compile, reduce_retracing=False)
-    def generate(token_ids, padding_mask, seed):
+    def loop(token_ids, padding_mask, seed):
         if isinstance(sampler, BeamSearch):
             ids, mask, scores = beam_search_loop(
                 steps, sampler, token_ids, padding_mask, stop_token_ids, pad_token_id, model.backbone.vocabulary_size
@@ -272,7 +332,12 @@ def build_generate_function(model, max_length, sampler, stop_token_ids, pad_toke
         ids, mask = sample_loop(steps, sampler, token_ids, padding_mask, seed, stop_token_ids, pad_token_id)
         return {"token_ids": ids, "padding_mask": mask}
 
-    return generate
+    @tf.function(jit_compile=jit_compile, reduce_retracing=False)
+    def generate(token_ids, padding_mask, seed):
+        with _cache_writes(jit_compile):
+            return loop(token_ids, padding_mask, seed)
+
+    return PromptBuckets(generate, max_length, pad_token_id)
 
 
 class _Seq2SeqSteps(_Steps):
@@ -323,8 +388,7 @@ def build_seq2seq_generate_function(model, max_length, sampler, stop_token_ids, 
     stop_token_ids = tuple(int(t) for t in stop_token_ids)
     vocabulary_size = model.backbone.decoder_vocabulary_size
 
-    @tf.function(jit_compile=jit_compile, reduce_retracing=False)
-    def generate(encoder_token_ids, encoder_padding_mask, token_ids, padding_mask, seed):
+    def loop(encoder_token_ids, encoder_padding_mask, token_ids, padding_mask, seed):
         steps = _Seq2SeqSteps(model, max_length, use_cache, jit_compile, encoder_token_ids, encoder_padding_mask)
         if isinstance(sampler, BeamSearch):
             ids, mask, scores = beam_search_loop(
@@ -333,5 +397,10 @@ def build_seq2seq_generate_function(model, max_length, sampler, stop_token_ids, 
             return {"token_ids": ids, "padding_mask": mask, "scores": scores}
         ids, mask = sample_loop(steps, sampler, token_ids, padding_mask, seed, stop_token_ids, pad_token_id)
         return {"token_ids": ids, "padding_mask": mask}
+
+    @tf.function(jit_compile=jit_compile, reduce_retracing=False)
+    def generate(encoder_token_ids, encoder_padding_mask, token_ids, padding_mask, seed):
+        with _cache_writes(jit_compile):
+            return loop(encoder_token_ids, encoder_padding_mask, token_ids, padding_mask, seed)
 
     return generate

@@ -10,6 +10,7 @@ import keras
 from keras import ops
 
 from kerasnlp_lite.layers.attention import scaled_dot_product_attention
+from kerasnlp_lite.layers.kv_cache import write_cache
 from kerasnlp_lite.layers.masks import causal_mask, merge_masks
 from kerasnlp_lite.layers.relative_position_embedding import RelativePositionEmbedding
 from kerasnlp_lite.layers.rotary_embedding import RotaryEmbedding
@@ -366,12 +367,8 @@ class MultiHeadAttention(keras.layers.Layer):
                 k = self.rotary(k, start_index=query_offset)
             if cache is not None:
                 # Write this step's keys/values at `cache_index` (fixed shape).
-                index = ops.cast(cache_index, "int32")
-                zero = ops.zeros((), "int32")
-                start = [zero, zero, index, zero]
-                k = ops.slice_update(ops.cast(cache[0], k.dtype), start, k)
-                v = ops.slice_update(ops.cast(cache[1], v.dtype), start, v)
-                cache = (k, v)
+                cache = write_cache((ops.cast(cache[0], k.dtype), ops.cast(cache[1], v.dtype)), (k, v), cache_index)
+                k, v = cache
         if self.rotary is not None:
             q = self.rotary(q, start_index=query_offset)
 

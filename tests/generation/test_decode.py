@@ -69,9 +69,20 @@ def test_cache_no_cache_and_jit_give_identical_greedy_output(lm, greedy):
         np.testing.assert_array_equal(lm.generate(PROMPTS, MAX_LENGTH, **kwargs)["token_ids"], greedy["token_ids"])
 
 
+def test_prompts_of_nearby_widths_share_one_traced_loop(lm, greedy):
+    key = next(k for k in lm._generate_functions if k[1] == "GreedySampler()" and k[-2] and not k[-1])
+    function = lm._generate_functions[key].function
+    traces = function.experimental_get_tracing_count()
+    # Width 3 instead of PROMPTS' 5: both are padded to one bucket, so no new trace.
+    narrower = lm.generate([[5, 6, 7], [8, 9], [13]], MAX_LENGTH)
+    assert function.experimental_get_tracing_count() == traces
+    np.testing.assert_array_equal(narrower["token_ids"][[0, 2]], greedy["token_ids"][[0, 2]])  # same prompts
+    assert narrower["padding_mask"].all()
+
+
 def test_jit_compiles_the_loop_with_xla(lm):
     lm.generate(PROMPTS, MAX_LENGTH, jit_compile=True, sampler="top_p", p=0.9, seed=1)
-    function = next(f for key, f in lm._generate_functions.items() if key[-1] and "TopP" in key[1])
+    function = next(f for key, f in lm._generate_functions.items() if key[-1] and "TopP" in key[1]).function
     concrete = function.get_concrete_function(
         tf.TensorSpec((3, 5), tf.int32), tf.TensorSpec((3, 5), tf.bool), tf.TensorSpec((), tf.int32)
     )
