@@ -124,6 +124,7 @@ def quantize_int4(float_path, path, head_bits=4):
     """
     from litert_quantizer import quantizer, qtyping, recipe_manager
 
+    from kerasnlp_lite.export.format import stamp_checksum
     from kerasnlp_lite.export.weight_sharing import dedupe_buffers
 
     manager = recipe_manager.RecipeManager()
@@ -138,6 +139,7 @@ def quantize_int4(float_path, path, head_bits=4):
     qt = quantizer.Quantizer(float_path)
     qt.load_quantization_recipe(manager.get_quantization_recipe())
     content, _ = dedupe_buffers(bytes(qt.quantize().quantized_model))
+    content = stamp_checksum(content)  # the quantizer rewrote the weights on purpose
     with open(path, "wb") as f:
         f.write(content)
     return path
