@@ -1,6 +1,8 @@
 """Position-wise feed-forward network (Vaswani et al. 2017, section 3.3)."""
 
 import keras
+import tensorflow as tf
+from keras import ops
 
 from kerasnlp_lite.layers.activations import get_activation
 from kerasnlp_lite.layers.multi_head_attention import check_can_enable_lora, check_lora_arguments
@@ -15,7 +17,8 @@ from kerasnlp_lite.utils.validation import (
 
 
 class _LoRADense(keras.layers.Dense):
-    """`keras.layers.Dense` whose `.keras` file keeps the LoRA factors apart from the kernel.
+    """`keras.layers.Dense` whose `.keras` file keeps the LoRA factors apart from the kernel,
+    and whose call is one fusable MatMul + BiasAdd (see `call`).
 
     Keras 3.15's `Dense.save_own_variables` writes the merged kernel
     `kernel + (alpha / rank) A B` and `load_own_variables` zeroes A and B: the
@@ -37,6 +40,36 @@ class _LoRADense(keras.layers.Dense):
             keras.layers.Layer.load_own_variables(self, store)
         else:
             super().load_own_variables(store)
+
+    def call(self, inputs, training=None):
+        """`act(x W + b)` as one 2-D MatMul + BiasAdd, whatever the input rank.
+
+        Keras' `Dense` computes `tensordot(x, W) + b` (an AddV2). With oneDNN
+        (`TF_ENABLE_ONEDNN_OPTS=1`; TF turns it on by default only on CPUs
+        with AVX-512 VNNI / AMX) grappler fuses MatMul + BiasAdd + GELU into
+        one `_FusedMatMul`; the AddV2 form is not fused. Measured at the
+        MiniLM FFN shape (4096 x 384 -> 1536, exact GELU): 118 ms vs 150 ms.
+        XLA and TFLite (FULLY_CONNECTED) read the same graph. Quantized
+        layers keep Keras' own call.
+        """
+        if self.quantization_mode:
+            return super().call(inputs, training=training)
+        kernel = self.kernel  # with LoRA: kernel + (alpha / rank) A B
+        x = inputs
+        rank = len(inputs.shape)
+        if rank != 2:
+            x = tf.reshape(inputs, [-1, inputs.shape[-1]])  # [B * T, D]
+        y = tf.matmul(x, ops.cast(kernel, x.dtype))
+        if self.bias is not None:
+            y = tf.nn.bias_add(y, ops.cast(self.bias, y.dtype))
+        if self.activation is not None:
+            y = self.activation(y)
+        if rank != 2:
+            # Static dims where known, so shapes stay static in the graph.
+            dynamic = tf.shape(inputs)
+            outer = [dynamic[i] if d is None else d for i, d in enumerate(inputs.shape[:-1])]
+            y = tf.reshape(y, outer + [self.units])
+        return y
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -74,8 +107,9 @@ class FeedForward(keras.layers.Layer):
             (kernels `[D, intermediate_dim]` and `[intermediate_dim, D]`), for
             weight transfer from KerasHub and Model Garden. `output_dense`
             exists once the layer is built (its width may be the input's).
-            They are `keras.layers.Dense` with one change: with LoRA, a
-            `.keras` file keeps the base kernel and A, B apart (see `_LoRADense`).
+            They are `keras.layers.Dense` with two changes: with LoRA, a
+            `.keras` file keeps the base kernel and A, B apart, and the call
+            is one 2-D MatMul + BiasAdd (see `_LoRADense`).
 
     Example:
     >>> ffn = FeedForward(intermediate_dim=3072, activation="gelu_tanh")

@@ -1,4 +1,4 @@
-"""A dependency-free line plot written as PNG (the demo's training-loss curve).
+"""Dependency-free line and bar plots written as PNG (the demo's training-loss curve, the benchmark chart).
 
 matplotlib is not a dependency of the library, so this draws on a small RGB
 canvas (axes, tick labels in a 3x5 pixel font, the curve) and encodes it with
@@ -85,6 +85,56 @@ def save_line_plot(values, path, width=640, height=360, x_label="step", y_label=
     ys = bottom - (values - low) / (high - low) * (bottom - top)
     for i in range(values.size - 1):
         _line(canvas, xs[i], ys[i], xs[i + 1], ys[i + 1], blue)
+    with open(path, "wb") as f:
+        f.write(_png(canvas))
+    return path
+
+
+def save_bar_chart(values, path, goals=None, width=640, height=360):
+    """Draws one bar per value (bar k is `values[k]`) with a line at 1 and writes `path` as PNG.
+
+    The benchmark collector's chart when matplotlib is absent: bars are
+    numbered by position (the JSON beside the chart names them), the y axis
+    starts at 0, a grey line marks 1.0 and a red mark over a bar its goal.
+
+    Args:
+        values: a sequence of finite numbers >= 0, at least one.
+        path: output file.
+        goals: optional sequence of the same length, a number or None per bar.
+        width, height: image size in pixels (at least 200 x 120).
+
+    Returns:
+        `path`.
+    """
+    values = np.asarray(values, "float64").reshape(-1)
+    if values.size < 1 or not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise ValueError(f"`values` must hold at least one finite number >= 0, got {values.tolist()}.")
+    goals = [None] * values.size if goals is None else list(goals)
+    if len(goals) != values.size:
+        raise ValueError(f"`goals` must have one entry per value ({values.size}), got {len(goals)}.")
+    if width < 200 or height < 120:
+        raise ValueError(f"`width` x `height` must be at least 200 x 120, got {width} x {height}.")
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    left, right, top, bottom = 70, width - 20, 30, height - 40
+    finite_goals = [float(g) for g in goals if g is not None]
+    high = max([1.0, float(values.max())] + finite_goals) * 1.1
+    black, grey, blue, red = (0, 0, 0), (160, 160, 160), (31, 119, 180), (214, 39, 40)
+
+    def y_of(value):
+        return int(round(bottom - value / high * (bottom - top)))
+
+    for k in range(5):  # y tick labels
+        _text(canvas, 4, y_of(k * high / 4) - 5, f"{k * high / 4:.2f}"[:7])
+    _line(canvas, left, bottom, right, bottom, black)
+    _line(canvas, left, top, left, bottom, black)
+    _line(canvas, left, y_of(1.0), right, y_of(1.0), grey, width=1)
+    slot = (right - left) / values.size
+    for k, (value, goal) in enumerate(zip(values, goals)):
+        x0, x1 = int(left + k * slot + 0.15 * slot), int(left + (k + 1) * slot - 0.15 * slot)
+        canvas[y_of(value) : bottom, x0 : max(x1, x0 + 1)] = blue
+        if goal is not None:
+            _line(canvas, x0 - 2, y_of(float(goal)), x1 + 2, y_of(float(goal)), red)
+        _text(canvas, (x0 + x1) // 2 - 4, bottom + 8, str(k))
     with open(path, "wb") as f:
         f.write(_png(canvas))
     return path

@@ -44,6 +44,7 @@ def test_matches_numpy(activation, reference):
     expected = reference(x @ w1 + b1) @ w2 + b2
     assert_allclose(out, expected, atol=1e-5)
     assert_allclose(layer(x[0]), expected[0], atol=1e-5)  # rank 2 works too
+    assert_allclose(layer(x[None]), expected[None], atol=1e-5)  # and rank 4 (one 2-D matmul inside)
 
 
 def test_dropout_acts_on_the_intermediate_activations():

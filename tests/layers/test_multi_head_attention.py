@@ -51,6 +51,25 @@ def test_matches_keras_multi_head_attention(causal):
     assert_allclose(actual, expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("sizes", [{}, {"key_dim": 3, "value_dim": 5}])
+def test_fused_self_attention_projection_matches_keras(sizes):
+    # Self-attention without a cache projects q, k, v with one concatenated
+    # matmul (and the output with a 2-D matmul + bias_add): it must equal
+    # Keras' separate projections and our own separate path (x given as value).
+    x = _x()
+    mask = (rng.random((2, 6, 6)) > 0.3) | np.eye(6, dtype=bool)
+    reference = keras.layers.MultiHeadAttention(
+        num_heads=4, key_dim=sizes.get("key_dim", 4), value_dim=sizes.get("value_dim"), bias_initializer="random_normal"
+    )
+    expected = reference(x, x, attention_mask=mask)
+    layer = MultiHeadAttention(num_heads=4, **sizes)
+    layer(x)
+    layer.set_weights(reference.get_weights())
+    fused = layer(x, attention_mask=mask)
+    assert_allclose(fused, expected, atol=1e-5)
+    assert_allclose(fused, layer(x, x, attention_mask=mask), atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "extra", [{}, {"relative_max_distance": 2}, {"rotary_max_wavelength": 100}]
 )
