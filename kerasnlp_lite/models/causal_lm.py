@@ -7,6 +7,7 @@ from kerasnlp_lite.generation.decode import build_generate_function, check_gener
 from kerasnlp_lite.heads.causal_lm_head import CausalLMHead
 from kerasnlp_lite.models import text_inputs
 from kerasnlp_lite.models.generative_task import GenerativeTask
+from kerasnlp_lite.utils.validation import check_id_array
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -123,6 +124,8 @@ class CausalLM(GenerativeTask):
             else:
                 prompts = self.generate_tokenizer().tokenize(tf.constant(texts)).to_list()  # ragged -> id lists
         token_ids, mask = prepare_prompts(prompts, padding_mask)
+        # Before the compiled loop: a gather there wraps -1 to V-1, and XLA clamps ids >= V, silently.
+        check_id_array(token_ids, self.backbone.vocabulary_size, "prompts")
         check_generation_lengths(max_length, token_ids.shape[1], self.backbone.max_sequence_length)
         return (token_ids, mask), skip_ids
 

@@ -198,6 +198,13 @@ class Seq2SeqLM(GenerativeTask):
             ids, mask = prepare_prompts(inputs)
             encoder = {"encoder_token_ids": ids, "encoder_padding_mask": mask.astype("int32")}
         check_ids_in_range(encoder["encoder_token_ids"], self.backbone.vocabulary_size, "encoder_token_ids")
+        empty = np.flatnonzero(np.asarray(encoder["encoder_padding_mask"]).sum(axis=1) == 0)
+        if empty.size:
+            # An all-padding source masks every key of cross-attention: the decoder would generate from nothing.
+            raise ValueError(
+                f"Every source needs at least one real token; `encoder_padding_mask` is all zeros in rows "
+                f"{empty.tolist()}."
+            )
         batch_size = len(encoder["encoder_token_ids"])
         if decoder_prompts is None:
             decoder_prompts = [[self.decoder_start_token_id]] * batch_size
@@ -259,7 +266,9 @@ def _encoder_arrays(inputs):
             + (f"; unknown keys: {unknown}" if unknown else "") + "."
         )
     ids = np.asarray(inputs["encoder_token_ids"])
-    if ids.ndim != 2 or ids.dtype.kind not in "iu":
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"`encoder_token_ids` must hold integer token ids [batch, length], got dtype {ids.dtype}.")
+    if ids.ndim != 2:
         raise ValueError(f"`encoder_token_ids` must be int [batch, length], got {ids.dtype} {ids.shape}.")
     mask = inputs.get("encoder_padding_mask")
     mask = np.ones_like(ids) if mask is None else np.asarray(mask)
