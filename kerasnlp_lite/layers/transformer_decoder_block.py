@@ -143,7 +143,9 @@ class TransformerDecoderBlock(TransformerBlockBase):
                     )
                     return out
                 check_rank(encoder_sequence, 3, "encoder_sequence", "[batch, encoder_length, hidden_dim]")
-                encoder = encoder_sequence if encoder_padding_mask is None else zero_padded(encoder_sequence, encoder_padding_mask)
+                encoder = encoder_sequence
+                if encoder_padding_mask is not None:  # NaN-safe: padded encoder positions become zero keys/values
+                    encoder = zero_padded(encoder_sequence, encoder_padding_mask)
                 return self.cross_attention_layer(y, encoder, attention_mask=cross_mask, training=training)
 
             x = self.residual(x, cross_attention, self.cross_attention_norm, training)

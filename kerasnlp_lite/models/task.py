@@ -79,7 +79,8 @@ class Task(keras.Model):
         if isinstance(validation_data, tf.data.Dataset):
             return self.check_numeric_data(validation_data)[0]
         if isinstance(validation_data, (tuple, list)) and validation_data:
-            vx, vy = self.check_numeric_data(validation_data[0], validation_data[1] if len(validation_data) > 1 else None)
+            labels = validation_data[1] if len(validation_data) > 1 else None
+            vx, vy = self.check_numeric_data(validation_data[0], labels)
             return (vx, vy, *validation_data[2:]) if len(validation_data) > 1 else (vx,)
         return validation_data
 
