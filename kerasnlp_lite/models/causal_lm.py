@@ -71,9 +71,10 @@ class CausalLM(GenerativeTask):
         """Continues prompts up to `max_length` tokens (prompt included).
 
         Args:
-            prompts: token ids (a list of id lists of any lengths, one id
-                list, or an int array `[B, P]` with an optional right-padded
-                `padding_mask`), or strings (one, or a list) when a
+            prompts: token ids in `[0, vocabulary_size)` (a list of id lists
+                of any lengths, one id list, or an int array `[B, P]` with an
+                optional right-padded `padding_mask`; float ids raise
+                TypeError, ids out of range ValueError), or strings (one, or a list) when a
                 preprocessor/tokenizer is attached. Batches are
                 **right-padded**: see `kerasnlp_lite.generation.decode`.
             max_length: total length M of each output row; must exceed the
@@ -87,7 +88,9 @@ class CausalLM(GenerativeTask):
                 loop exits early once every row has stopped. "auto" (default):
                 the preprocessor's `end_token_id` when it has one, else none;
                 None or () for none.
-            seed: int seed of the random samplers (None: a fresh one).
+            seed: int seed of the random samplers (None: a fresh one). The
+                same seed gives the same tokens with and without
+                `jit_compile` (see `kerasnlp_lite.generation.samplers`).
             pad_token_id: id written after a row ends.
             use_cache: decode with the KV cache (True) or recompute the
                 whole prefix at every step (False).

@@ -147,7 +147,9 @@ class Seq2SeqLM(GenerativeTask):
             inputs: a dict with int `encoder_token_ids` `[B, S]` and
                 `encoder_padding_mask`; or token-id lists (one source or a
                 list of sources, any lengths); or strings (one or a list) when
-                a preprocessor is attached.
+                a preprocessor is attached. Every source needs a real token
+                (an all-padding row raises ValueError); float ids raise
+                TypeError and ids outside the vocabulary ValueError.
             max_length: M, decoder tokens per output row (the start token
                 and any decoder prompt included); <= the backbone's
                 max_sequence_length.
@@ -160,7 +162,8 @@ class Seq2SeqLM(GenerativeTask):
             stop_token_ids: "auto" (the default: `end_token_id`), None or ()
                 for none, or ids. The stop token is kept; the row is then
                 padded with `pad_token_id` (padding_mask 0).
-            seed: seed of the random samplers.
+            seed: seed of the random samplers; the same seed gives the same
+                tokens with and without `jit_compile`.
             use_cache: decode with the self-attention KV cache and the
                 encoder keys/values computed once (True), or rerun the whole
                 decoder prefix every step (False; for checks).
