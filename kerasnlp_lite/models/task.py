@@ -60,7 +60,7 @@ class Task(keras.Model):
         if isinstance(x, tf.data.Dataset):
             return x.map(self._assert_element), y
         check_input_values(self, x)
-        if y is not None and not isinstance(y, (dict, tuple, tf.data.Dataset)) and not callable(y):
+        if y is not None and not isinstance(y, (dict, tuple, list, tf.data.Dataset)):
             y_shape = np.shape(y)
             if self._is_sparse_label(y_shape):
                 check_label_array(y, self.label_range(), "y")
