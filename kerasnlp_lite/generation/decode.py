@@ -70,6 +70,8 @@ def prepare_prompts(prompts, padding_mask=None):
             mask[b, : len(row)] = True
     else:
         token_ids = np.asarray(prompts)
+        if token_ids.dtype.kind == "f":  # never truncate 1.7 to 1
+            raise TypeError(f"`prompts` must hold integer token ids, got a {token_ids.dtype} array.")
         if token_ids.dtype.kind not in "iu" or token_ids.ndim != 2:
             raise ValueError(
                 f"`prompts` must be int token ids [batch, length] or a list of id lists, got {token_ids.dtype} "

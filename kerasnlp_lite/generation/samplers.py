@@ -1,10 +1,19 @@
 """Token samplers: greedy, temperature, top-k, top-p (nucleus), and the beam-search settings.
 
 Each sampler maps next-token logits `[B, V]` (float32) to token ids `[B]`
-(int32). Random samplers draw with `tf.random.stateless_categorical` from a
-`[2]` int32 seed that the decode loop derives from the user's seed and the
-position, so a run is reproducible, and the ops compile under XLA
-(`jit_compile=True`) and inside a `tf.while_loop`.
+(int32). Random samplers draw from a `[2]` int32 seed that the decode loop
+derives from the user's seed and the position, so a run is reproducible,
+and the ops compile under XLA (`jit_compile=True`) and inside a
+`tf.while_loop`.
+
+Sampling is Gumbel-max (argmax of logits + Gumbel noise, an exact draw from
+softmax(logits); Gumbel 1954, used for sampling by Maddison et al. 2014)
+with the uniform numbers made by an integer hash of the seed and the
+element index (murmur3's 32-bit finalizer). TF's stateless RNG kernels give
+different numbers with and without XLA for the same seed; integer
+arithmetic does not, so `generate(..., seed=s)` gives the same samples with
+`jit_compile=True` and without (up to a last-bit difference of `log`
+between the two backends deciding a near-tie, which we have not seen).
 """
 
 
@@ -17,6 +26,33 @@ def _check_temperature(temperature):
     if not is_number(temperature) or not temperature > 0:
         raise ValueError(f"`temperature` must be a number > 0, got {temperature!r}.")
     return float(temperature)
+
+
+def _mix32(x):
+    """murmur3's fmix32: a bijective avalanche of uint32 values."""
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, 16))
+    x = x * tf.constant(0x85EBCA6B, tf.uint32)
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, 13))
+    x = x * tf.constant(0xC2B2AE35, tf.uint32)
+    return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, 16))
+
+
+def hash_uniform(shape, seed):
+    """Uniform numbers in (0, 1), float32 `shape`, from a `[2]` int32 `seed`, identical under XLA and TF."""
+    seed = tf.cast(seed, tf.uint32)  # int32 -> uint32 keeps the bits
+    key = _mix32(tf.bitwise.bitwise_xor(seed[0], _mix32(seed[1] + tf.constant(0x9E3779B9, tf.uint32))))
+    counter = tf.cast(tf.range(tf.reduce_prod(shape)), tf.uint32)
+    bits = _mix32(counter * tf.constant(0x9E3779B9, tf.uint32) + key)
+    # The top 24 bits, centred in their interval: never exactly 0 or 1, so both logs below stay finite.
+    uniform = (tf.cast(tf.bitwise.right_shift(bits, 8), tf.float32) + 0.5) * (1.0 / (1 << 24))
+    return tf.reshape(uniform, shape)
+
+
+def gumbel_max_sample(logits, seed):
+    """One draw per row from softmax(logits) `[B, V]` -> int32 `[B]` (argmax of logits + Gumbel noise)."""
+    logits = tf.cast(logits, tf.float32)
+    gumbel = -tf.math.log(-tf.math.log(hash_uniform(tf.shape(logits), seed)))
+    return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
 
 
 class Sampler:
@@ -54,8 +90,7 @@ class RandomSampler(Sampler):
         self.temperature = _check_temperature(temperature)
 
     def _sample(self, logits, seed):
-        # [B, V] -> [B, 1] -> [B]
-        return tf.cast(tf.random.stateless_categorical(logits, 1, seed=seed)[:, 0], tf.int32)
+        return gumbel_max_sample(logits, seed)  # [B, V] -> [B]
 
     def __call__(self, logits, seed):
         return self._sample(logits / self.temperature, seed)

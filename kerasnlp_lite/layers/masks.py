@@ -138,3 +138,16 @@ def _check_broadcastable(shape_a, shape_b, name):
             raise ValueError(
                 f"`{name}` shapes {tuple(shape_a)} and {tuple(shape_b)} do not broadcast together."
             )
+
+
+def zero_padded(x, padding_mask):
+    """`x` `[B, S, D]` with the positions where `padding_mask` `[B, S]` is 0 set to exactly zero.
+
+    Keys and values at padded positions get attention weight 0, but 0 times
+    a NaN or inf (garbage in a padding slot) is still NaN, and the matmul
+    would spread it into every real token. `where` (not a multiply) drops
+    such values before they reach the logits or the weighted sum. Real
+    positions are returned unchanged.
+    """
+    keep = as_bool_mask(padding_mask, "padding_mask")
+    return ops.where(ops.expand_dims(keep, -1), x, ops.zeros((), x.dtype))

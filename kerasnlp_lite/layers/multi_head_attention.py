@@ -17,6 +17,7 @@ from kerasnlp_lite.layers.relative_position_embedding import RelativePositionEmb
 from kerasnlp_lite.layers.rotary_embedding import RotaryEmbedding
 from kerasnlp_lite.utils.validation import (
     as_bool_mask,
+    check_cache_index,
     check_float_dtype,
     check_positive_int,
     check_rank,
@@ -369,7 +370,11 @@ class MultiHeadAttention(keras.layers.Layer):
                 `cache_index=None` the cache is static (cross-attention
                 keys/values from `project_key_value`) and `key`/`value` are
                 ignored.
-            cache_index: scalar int, the absolute position of query 0.
+            cache_index: scalar int, the absolute position of query 0;
+                `0 <= cache_index <= L - T`. A Python int or eager tensor
+                outside that range raises ValueError (a write there would
+                be clamped onto another slot); a graph tensor is the
+                caller's to bound (the decode loop's counter is).
             return_attention_scores: also return weights `[B, N, T, S]`.
 
         Returns:
@@ -385,6 +390,9 @@ class MultiHeadAttention(keras.layers.Layer):
             check_rank(cache[1], 4, "cache[1] (value cache)", "[batch, num_heads, cache_length, value_dim]")
         if cache_index is not None and cache is None:
             raise ValueError("`cache_index` was given without a `cache`.")
+        if cache_index is not None:
+            # slice_update clamps an out-of-range start: refuse it rather than overwrite another slot.
+            check_cache_index(cache_index, query.shape[1], cache[0].shape[2])
         # Self-attention without a cache: q, k, v from one fused matmul.
         self_attention = cache is None and value is None and key is None
         if value is None:

@@ -6,7 +6,7 @@ length, D = hidden_dim, N = heads, H = head size.
 
 import keras
 
-from kerasnlp_lite.layers.masks import padding_mask_to_attention_mask
+from kerasnlp_lite.layers.masks import padding_mask_to_attention_mask, zero_padded
 from kerasnlp_lite.layers.transformer_block_base import TransformerBlockBase
 from kerasnlp_lite.utils.validation import check_float_dtype, check_rank
 
@@ -106,8 +106,13 @@ class TransformerDecoderBlock(TransformerBlockBase):
         updated_cache = []
 
         def self_attention(x):
+            # Without a cache the padding mask covers x itself: zero padded keys/values (NaN-safe).
+            value = None
+            if decoder_padding_mask is not None and self_attention_cache is None:
+                value = zero_padded(x, decoder_padding_mask)
             out = self.self_attention(
                 x,
+                value,
                 attention_mask=self_mask,
                 use_causal_mask=use_causal_mask,
                 position_bias=position_bias,
@@ -138,7 +143,10 @@ class TransformerDecoderBlock(TransformerBlockBase):
                     )
                     return out
                 check_rank(encoder_sequence, 3, "encoder_sequence", "[batch, encoder_length, hidden_dim]")
-                return self.cross_attention_layer(y, encoder_sequence, attention_mask=cross_mask, training=training)
+                encoder = encoder_sequence
+                if encoder_padding_mask is not None:  # NaN-safe: padded encoder positions become zero keys/values
+                    encoder = zero_padded(encoder_sequence, encoder_padding_mask)
+                return self.cross_attention_layer(y, encoder, attention_mask=cross_mask, training=training)
 
             x = self.residual(x, cross_attention, self.cross_attention_norm, training)
 

@@ -5,7 +5,7 @@ Shape legend: B = batch, T = sequence length, D = hidden_dim.
 
 import keras
 
-from kerasnlp_lite.layers.masks import merge_masks, padding_mask_to_attention_mask
+from kerasnlp_lite.layers.masks import merge_masks, padding_mask_to_attention_mask, zero_padded
 from kerasnlp_lite.layers.transformer_block_base import TransformerBlockBase
 from kerasnlp_lite.utils.validation import check_float_dtype, check_rank
 
@@ -45,7 +45,9 @@ class TransformerEncoderBlock(TransformerBlockBase):
 
     Call arguments:
         inputs: `[B, T, D]`.
-        padding_mask: `[B, T]`, 1/True at real tokens.
+        padding_mask: `[B, T]`, 1/True at real tokens. Padded positions
+            are zeroed before they become keys and values, so whatever they
+            hold (even NaN) never changes the real tokens' outputs.
         attention_mask: `[B, T, T]` (or `[T, T]`), merged with the padding mask.
         use_causal_mask: mask future positions.
         position_bias: float bias broadcastable to `[B, N, T, T]` (T5).
@@ -73,14 +75,18 @@ class TransformerEncoderBlock(TransformerBlockBase):
     ):
         check_rank(inputs, 3, "inputs", "[batch, sequence_length, hidden_dim]")
         check_float_dtype(inputs, "inputs")
+        key_padding_mask = padding_mask
         if padding_mask is not None:
             check_rank(padding_mask, 2, "padding_mask", "[batch, sequence_length]")
             padding_mask = padding_mask_to_attention_mask(padding_mask)
         mask = merge_masks(attention_mask, padding_mask)
 
         def attention(x):
+            # Keys/values from padded positions are zeroed, so NaN or inf there cannot reach real tokens.
+            value = None if key_padding_mask is None else zero_padded(x, key_padding_mask)
             return self.self_attention(
-                x, attention_mask=mask, use_causal_mask=use_causal_mask, position_bias=position_bias, training=training
+                x, value, attention_mask=mask, use_causal_mask=use_causal_mask, position_bias=position_bias,
+                training=training,
             )
 
         x = self.residual(inputs, attention, self.self_attention_norm, training)

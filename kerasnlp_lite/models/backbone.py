@@ -8,6 +8,7 @@ from keras import ops
 
 from kerasnlp_lite.layers.feed_forward import FeedForward
 from kerasnlp_lite.layers.multi_head_attention import LORA_KERNELS, MultiHeadAttention, check_lora_arguments
+from kerasnlp_lite.utils.validation import check_id_array, is_concrete, is_int
 
 LORA_CONFIG_KEYS = ("lora_rank", "lora_alpha")
 
@@ -25,6 +26,54 @@ def check_input_keys(model, inputs):
                 + (f"missing: {missing}" if missing else "")
                 + "."
             )
+
+
+# What a functional `keras.Model.__init__` reads; it silently drops anything else.
+FUNCTIONAL_KWARGS = ("inputs", "outputs", "name", "trainable")
+
+
+def check_model_kwargs(model, kwargs, allowed=FUNCTIONAL_KWARGS, extra=""):
+    """TypeError naming keyword arguments that the functional `Model.__init__` would silently ignore.
+
+    `BartDenoiser(bb, eos_id=2)` must fail, not build a model without the
+    setting. `from_config` and `.keras` loading pass only `name`,
+    `trainable` (and `dtype`, a named argument of `Backbone`), so loading is
+    unaffected.
+    """
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise TypeError(
+            f"{type(model).__name__} got unexpected keyword argument(s) {unknown}; besides its own arguments it "
+            f"takes only {sorted(set(allowed) - {'inputs', 'outputs'})}{extra}."
+        )
+
+
+def input_id_ranges(model):
+    """`{input name: exclusive upper bound}` for the id inputs of a backbone or task (those it has)."""
+    backbone = getattr(model, "backbone", None) or model
+    vocabulary_size = getattr(backbone, "vocabulary_size", None)
+    sizes = {
+        "token_ids": vocabulary_size,
+        "segment_ids": getattr(backbone, "num_segments", None),
+        "encoder_token_ids": vocabulary_size,
+        "decoder_token_ids": getattr(backbone, "decoder_vocabulary_size", None),
+    }
+    names = model.input.keys() if isinstance(getattr(model, "input", None), dict) else ()
+    return {name: sizes[name] for name in names if is_int(sizes.get(name)) and sizes[name] > 0}
+
+
+def check_input_values(model, inputs):
+    """Concrete id inputs (numpy, lists, eager tensors) of `model`: integer dtype and in range.
+
+    Symbolic and graph inputs are skipped here: the entry points
+    (`Task.fit` / `evaluate` / `predict`) check in-memory data before Keras
+    builds a graph, and add an in-pipeline assertion to a `tf.data` input.
+    """
+    if not isinstance(inputs, dict):
+        return
+    for name, size in input_id_ranges(model).items():
+        if name in inputs and is_concrete(inputs[name]):
+            check_id_array(inputs[name], size, name)
 
 
 class Backbone(keras.Model):
@@ -45,10 +94,12 @@ class Backbone(keras.Model):
     PRESETS = {}
 
     def __init__(self, *args, dtype=None, **kwargs):
+        check_model_kwargs(self, kwargs, extra=" and `dtype`")
         super().__init__(*args, dtype=dtype, **kwargs)
 
     def call(self, inputs, training=None, mask=None):
         check_input_keys(self, inputs)
+        check_input_values(self, inputs)
         return super().call(inputs, training=training, mask=mask)
 
     @classmethod

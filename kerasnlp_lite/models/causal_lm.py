@@ -7,6 +7,7 @@ from kerasnlp_lite.generation.decode import build_generate_function, check_gener
 from kerasnlp_lite.heads.causal_lm_head import CausalLMHead
 from kerasnlp_lite.models import text_inputs
 from kerasnlp_lite.models.generative_task import GenerativeTask
+from kerasnlp_lite.utils.validation import check_id_array
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -70,9 +71,10 @@ class CausalLM(GenerativeTask):
         """Continues prompts up to `max_length` tokens (prompt included).
 
         Args:
-            prompts: token ids (a list of id lists of any lengths, one id
-                list, or an int array `[B, P]` with an optional right-padded
-                `padding_mask`), or strings (one, or a list) when a
+            prompts: token ids in `[0, vocabulary_size)` (a list of id lists
+                of any lengths, one id list, or an int array `[B, P]` with an
+                optional right-padded `padding_mask`; float ids raise
+                TypeError, ids out of range ValueError), or strings (one, or a list) when a
                 preprocessor/tokenizer is attached. Batches are
                 **right-padded**: see `kerasnlp_lite.generation.decode`.
             max_length: total length M of each output row; must exceed the
@@ -86,7 +88,9 @@ class CausalLM(GenerativeTask):
                 loop exits early once every row has stopped. "auto" (default):
                 the preprocessor's `end_token_id` when it has one, else none;
                 None or () for none.
-            seed: int seed of the random samplers (None: a fresh one).
+            seed: int seed of the random samplers (None: a fresh one). The
+                same seed gives the same tokens with and without
+                `jit_compile` (see `kerasnlp_lite.generation.samplers`).
             pad_token_id: id written after a row ends.
             use_cache: decode with the KV cache (True) or recompute the
                 whole prefix at every step (False).
@@ -123,6 +127,8 @@ class CausalLM(GenerativeTask):
             else:
                 prompts = self.generate_tokenizer().tokenize(tf.constant(texts)).to_list()  # ragged -> id lists
         token_ids, mask = prepare_prompts(prompts, padding_mask)
+        # Before the compiled loop: a gather there wraps -1 to V-1, and XLA clamps ids >= V, silently.
+        check_id_array(token_ids, self.backbone.vocabulary_size, "prompts")
         check_generation_lengths(max_length, token_ids.shape[1], self.backbone.max_sequence_length)
         return (token_ids, mask), skip_ids
 

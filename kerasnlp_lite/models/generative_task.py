@@ -51,6 +51,9 @@ class GenerativeTask(PaddedTokenLossMixin, Task):
     def generate_tokenizer(self):
         raise NotImplementedError
 
+    def label_range(self):
+        return self.output_vocabulary_size
+
     # --- shared -------------------------------------------------------------
     def resolve_stop_token_ids(self, stop_token_ids):
         """"auto" -> `default_stop_token_ids()`; None, one id or ids -> a checked tuple."""

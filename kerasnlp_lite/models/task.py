@@ -7,7 +7,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerasnlp_lite.models import text_inputs
-from kerasnlp_lite.models.backbone import check_input_keys
+from kerasnlp_lite.models.backbone import check_input_keys, check_input_values, check_model_kwargs, input_id_ranges
+from kerasnlp_lite.utils.validation import assert_ids_in_range, check_label_array, raise_input_error
 
 
 class Task(keras.Model):
@@ -21,13 +22,75 @@ class Task(keras.Model):
     """
 
     def __init__(self, *args, backbone=None, preprocessor=None, **kwargs):
+        check_model_kwargs(self, kwargs)
         super().__init__(*args, **kwargs)
         self.backbone = backbone
         self.preprocessor = preprocessor
 
     def call(self, inputs, training=None, mask=None):
         check_input_keys(self, inputs)
+        check_input_values(self, inputs)
         return super().call(inputs, training=training, mask=mask)
+
+    # --- bad numeric input at the entry points ------------------------------
+    def label_range(self):
+        """The exclusive upper bound of sparse integer labels `y` (class ids, next tokens); None: unchecked.
+
+        `num_classes` when the task has one; language models return their vocabulary size.
+        """
+        return getattr(self, "num_classes", None)
+
+    def _is_sparse_label(self, shape):
+        """Whether labels of `shape` are class ids for this task's single output (not one-hot or a dict)."""
+        output = self.output
+        if self.label_range() is None or not hasattr(output, "shape") or shape is None:
+            return False
+        rank, out_rank = len(shape), len(output.shape)
+        return rank == out_rank - 1 or (rank == out_rank and shape[-1] == 1 and output.shape[-1] != 1)
+
+    def check_numeric_data(self, x, y=None):
+        """Token-id data as given to `fit` / `evaluate` / `predict` -> the same data, checked.
+
+        In-memory arrays are checked once here (one numpy pass) and raise
+        TypeError (float ids) or ValueError (out of range) naming the input;
+        a `tf.data.Dataset` gets an in-pipeline assertion per batch (outside
+        the model's graph, so XLA, which drops asserts, still sees only
+        checked data), which `run_checked` turns into a ValueError.
+        """
+        if isinstance(x, tf.data.Dataset):
+            return x.map(self._assert_element), y
+        check_input_values(self, x)
+        if y is not None and not isinstance(y, (dict, tuple, list, tf.data.Dataset)):
+            y_shape = np.shape(y)
+            if self._is_sparse_label(y_shape):
+                check_label_array(y, self.label_range(), "y")
+        return x, y
+
+    def _assert_element(self, *parts):
+        x, rest = parts[0], list(parts[1:])
+        if isinstance(x, dict):
+            ranges = input_id_ranges(self)
+            x = {k: assert_ids_in_range(v, ranges[k], k) if k in ranges else v for k, v in x.items()}
+        if rest and tf.is_tensor(rest[0]) and self._is_sparse_label(tuple(rest[0].shape)):
+            rest[0] = assert_ids_in_range(rest[0], self.label_range(), "y", integral_floats=True)
+        return (x, *rest) if rest else x
+
+    def _checked_validation(self, validation_data):
+        if isinstance(validation_data, tf.data.Dataset):
+            return self.check_numeric_data(validation_data)[0]
+        if isinstance(validation_data, (tuple, list)) and validation_data:
+            labels = validation_data[1] if len(validation_data) > 1 else None
+            vx, vy = self.check_numeric_data(validation_data[0], labels)
+            return (vx, vy, *validation_data[2:]) if len(validation_data) > 1 else (vx,)
+        return validation_data
+
+    @staticmethod
+    def run_checked(run, *args, **kwargs):
+        """Calls `run`; an in-pipeline input check's TF error becomes a ValueError with its message first."""
+        try:
+            return run(*args, **kwargs)
+        except tf.errors.InvalidArgumentError as error:
+            raise_input_error(error)
 
     # --- raw text in fit / evaluate / predict ------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
@@ -49,6 +112,8 @@ class Task(keras.Model):
             x = self._text_dataset(x, y, sample_weight, batch_size, shuffle=shuffle)
             y = sample_weight = batch_size = None
             validation_split, shuffle = 0.0, False  # shuffled above, before batching
+        else:
+            x, y = self.check_numeric_data(x, y)
         if validation_data is not None and text_inputs.contains_text(validation_data):
             if isinstance(validation_data, tf.data.Dataset):
                 validation_data = self._text_dataset(validation_data, batch_size=validation_batch_size)
@@ -56,7 +121,10 @@ class Task(keras.Model):
                 validation_data = self._text_dataset(
                     *self._unpack_in_memory(validation_data), validation_batch_size or text_batch_size
                 )
-        return super().fit(
+        elif validation_data is not None:
+            validation_data = self._checked_validation(validation_data)
+        return self.run_checked(
+            super().fit,
             x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
             validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
             class_weight=class_weight, sample_weight=sample_weight, validation_batch_size=validation_batch_size,
@@ -69,7 +137,11 @@ class Task(keras.Model):
         if text_inputs.contains_text(x):
             x = self._text_dataset(x, y, sample_weight, batch_size)
             y = sample_weight = batch_size = None
-        return super().evaluate(x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight, **kwargs)
+        else:
+            x, y = self.check_numeric_data(x, y)
+        return self.run_checked(
+            super().evaluate, x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight, **kwargs
+        )
 
     def predict(self, x, batch_size=None, **kwargs):
         """`keras.Model.predict`, taking raw text (strings, pairs, or a dataset of them)."""
@@ -81,7 +153,8 @@ class Task(keras.Model):
                 return super().predict(x, **kwargs)
             texts = text_inputs.check_text_inputs(x, "x")
             return super().predict(self.preprocess(texts), batch_size=batch_size or 32, **kwargs)
-        return super().predict(x, batch_size=batch_size, **kwargs)
+        x, _ = self.check_numeric_data(x)
+        return self.run_checked(super().predict, x, batch_size=batch_size, **kwargs)
 
     def text_batch(self, x, y=None, sample_weight=None, seed=None):
         """One batch of text (tensors) -> `(x, y, sample_weight)` for this task, TF ops only.

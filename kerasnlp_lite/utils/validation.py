@@ -175,6 +175,141 @@ def check_ids_in_range(ids, size, name):
         raise ValueError(f"`{name}` must be in [0, {size}), got values in [{values.min()}, {values.max()}].")
 
 
+def is_concrete(value):
+    """True for data whose values Python can read now: numpy, lists, eager tensors (not symbolic or graph)."""
+    if isinstance(value, (keras.KerasTensor, tf.data.Dataset)):
+        return False
+    if tf.is_tensor(value):
+        return tf.executing_eagerly() and hasattr(value, "numpy")
+    return True
+
+
+def check_id_array(ids, size, name):
+    """Concrete token / segment ids at a public entry point: integer dtype, every value in [0, size).
+
+    One numpy pass over the batch, before any graph runs, so an XLA-compiled
+    function (which drops asserts) never sees a bad id, and a gather never
+    wraps a negative id around or clamps one >= size.
+
+    Args:
+        ids: numpy array, nested list or eager tensor of ids (any shape).
+        size: the exclusive upper bound (vocabulary_size, num_segments, ...).
+        name: the argument's name, for the message.
+
+    Raises:
+        TypeError: `ids` is not integer (floats would be truncated: 1.7 -> 1).
+        ValueError: an id is outside [0, size).
+    """
+    values = keras.ops.convert_to_numpy(ids) if tf.is_tensor(ids) else np.asarray(ids)
+    if values.dtype.kind not in "iu":
+        example = values.reshape(-1)[:3].tolist() if values.size else []
+        raise TypeError(
+            f"`{name}` must hold integer ids in [0, {size}), got dtype {values.dtype} (e.g. {example}); "
+            "cast explicitly if truncation is intended."
+        )
+    if values.size and (values.min() < 0 or values.max() >= size):
+        bad = values[(values < 0) | (values >= size)]
+        position = tuple(int(i) for i in np.argwhere((values < 0) | (values >= size))[0])
+        raise ValueError(
+            f"`{name}` must hold ids in [0, {size}), got {bad.size} out of range (e.g. {bad[0]} at index {position}; "
+            f"values in [{values.min()}, {values.max()}])."
+        )
+
+
+def check_label_array(labels, size, name="y"):
+    """Concrete class / token labels for a sparse loss: integer values in [0, size).
+
+    Integral floats (1.0) are accepted, as Keras' sparse losses take them;
+    non-integral ones (1.7) raise TypeError rather than being truncated.
+    """
+    values = keras.ops.convert_to_numpy(labels) if tf.is_tensor(labels) else np.asarray(labels)
+    if values.dtype.kind == "f":
+        fractional = np.mod(values, 1) != 0
+        if np.any(fractional):
+            raise TypeError(
+                f"`{name}` must hold integer labels in [0, {size}), got non-integer values such as "
+                f"{values[fractional][0]}."
+            )
+    elif values.dtype.kind not in "iub":
+        raise TypeError(f"`{name}` must hold integer labels in [0, {size}), got dtype {values.dtype}.")
+    if values.size and (values.min() < 0 or values.max() >= size):
+        raise ValueError(
+            f"`{name}` must hold labels in [0, {size}), got values in [{values.min()}, {values.max()}]."
+        )
+
+
+# Prefix of the messages of in-graph checks; `raise_input_error` finds it in a TF error.
+GRAPH_CHECK_PREFIX = "Invalid input: "
+
+
+def assert_ids_in_range(ids, size, name, integral_floats=False):
+    """In-graph check (a `tf.data` map, a non-XLA `tf.function`): `ids` with an assertion attached.
+
+    The assertion raises InvalidArgumentError whose message starts with
+    `GRAPH_CHECK_PREFIX` and names `name` and the range; `raise_input_error`
+    turns it into a ValueError for the Python caller. Non-integer ids raise
+    TypeError at trace time; with `integral_floats` (labels: Keras' sparse
+    losses take 1.0), float values must be whole numbers.
+    """
+    ids = tf.convert_to_tensor(ids)
+    message = f"{GRAPH_CHECK_PREFIX}`{name}` must hold ids in [0, {size})"
+    checks = []
+    if ids.dtype.is_floating and integral_floats:
+        checks.append(tf.debugging.assert_equal(ids, tf.floor(ids), message=f"{message}, got non-integer values"))
+    elif not ids.dtype.is_integer:
+        raise TypeError(f"`{name}` must hold integer ids in [0, {size}), got dtype {ids.dtype.name}.")
+    wide = tf.cast(ids, tf.int64)
+    checks += [
+        tf.debugging.assert_non_negative(wide, message=message),
+        tf.debugging.assert_less(wide, tf.constant(size, tf.int64), message=message),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(ids)
+
+
+def raise_input_error(error):
+    """Re-raises a TF error from an in-graph input check as ValueError with its message first; else re-raises it."""
+    text = str(getattr(error, "message", error))
+    start = text.find(GRAPH_CHECK_PREFIX)
+    if start < 0:
+        raise error
+    line = text[start + len(GRAPH_CHECK_PREFIX):].split("\n")[0]
+    line = line.split("Condition")[0].rstrip(" .:[]")
+    raise ValueError(f"{line} (checked in the input pipeline).") from error
+
+
+def check_cache_index(cache_index, query_length, cache_length, name="cache_index"):
+    """A KV-cache write at `cache_index .. cache_index + T - 1` must fit in `[0, L)`.
+
+    Checked when the values are known (a Python int, an eager tensor); a
+    graph index (the decode loop's counter, bounded by construction) is left
+    to the caller. Without it `slice_update` clamps the start, silently
+    overwriting slot L - T (or slot 0 for a negative index).
+    """
+    if cache_index is None:
+        return
+    if tf.is_tensor(cache_index):
+        if isinstance(cache_index, keras.KerasTensor) or not tf.executing_eagerly():
+            return
+        if cache_index.dtype.is_floating:
+            raise TypeError(f"`{name}` must be an integer, got dtype {cache_index.dtype.name}.")
+        if cache_index.shape.rank:
+            raise ValueError(f"`{name}` must be a scalar, got shape {tuple(cache_index.shape)}.")
+        cache_index = int(cache_index.numpy())
+    elif not is_int(cache_index):
+        raise TypeError(f"`{name}` must be an integer, got {cache_index!r} ({type(cache_index).__name__}).")
+    if not isinstance(query_length, int) or not isinstance(cache_length, int):
+        if cache_index < 0:
+            raise ValueError(f"`{name}` must be >= 0, got {cache_index}.")
+        return
+    if cache_index < 0 or cache_index + query_length > cache_length:
+        raise ValueError(
+            f"`{name}`={cache_index} with {query_length} new token(s) writes cache slots {cache_index}.."
+            f"{cache_index + query_length - 1}, outside the cache length L={cache_length}: `{name}` must be in "
+            f"[0, {cache_length - query_length}]."
+        )
+
+
 def check_fraction(value, name, low=0.0, high=1.0, low_open=False, high_open=False):
     """Checks a Python float in [low, high] (ends open as asked); returns it as float."""
     if not is_number(value):

@@ -18,7 +18,7 @@ import numpy as np
 from keras import ops
 
 from kerasnlp_lite.models.backbone import Backbone
-from kerasnlp_lite.utils.validation import check_backbone_sizes, check_positive_int
+from kerasnlp_lite.utils.validation import check_backbone_sizes, check_cache_index, check_positive_int
 
 INPUT_NAMES = ("encoder_token_ids", "encoder_padding_mask", "decoder_token_ids", "decoder_padding_mask")
 
@@ -236,6 +236,8 @@ class Seq2SeqBackbone(Backbone):
             raise ValueError(
                 f"`cache['self']` must hold {len(self.decoder_blocks)} (key, value) pairs, got {len(cache['self'])}."
             )
+        # Here, not only in the attention layers: T5's position bias would first fail on a negative offset.
+        check_cache_index(cache_index, ops.shape(decoder_token_ids)[1], cache["self"][0][0].shape[2])
         hidden, self_caches = self._wiring.decode(
             decoder_token_ids,
             None,

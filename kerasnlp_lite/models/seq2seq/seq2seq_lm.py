@@ -147,7 +147,9 @@ class Seq2SeqLM(GenerativeTask):
             inputs: a dict with int `encoder_token_ids` `[B, S]` and
                 `encoder_padding_mask`; or token-id lists (one source or a
                 list of sources, any lengths); or strings (one or a list) when
-                a preprocessor is attached.
+                a preprocessor is attached. Every source needs a real token
+                (an all-padding row raises ValueError); float ids raise
+                TypeError and ids outside the vocabulary ValueError.
             max_length: M, decoder tokens per output row (the start token
                 and any decoder prompt included); <= the backbone's
                 max_sequence_length.
@@ -160,7 +162,8 @@ class Seq2SeqLM(GenerativeTask):
             stop_token_ids: "auto" (the default: `end_token_id`), None or ()
                 for none, or ids. The stop token is kept; the row is then
                 padded with `pad_token_id` (padding_mask 0).
-            seed: seed of the random samplers.
+            seed: seed of the random samplers; the same seed gives the same
+                tokens with and without `jit_compile`.
             use_cache: decode with the self-attention KV cache and the
                 encoder keys/values computed once (True), or rerun the whole
                 decoder prefix every step (False; for checks).
@@ -198,6 +201,13 @@ class Seq2SeqLM(GenerativeTask):
             ids, mask = prepare_prompts(inputs)
             encoder = {"encoder_token_ids": ids, "encoder_padding_mask": mask.astype("int32")}
         check_ids_in_range(encoder["encoder_token_ids"], self.backbone.vocabulary_size, "encoder_token_ids")
+        empty = np.flatnonzero(np.asarray(encoder["encoder_padding_mask"]).sum(axis=1) == 0)
+        if empty.size:
+            # An all-padding source masks every key of cross-attention: the decoder would generate from nothing.
+            raise ValueError(
+                f"Every source needs at least one real token; `encoder_padding_mask` is all zeros in rows "
+                f"{empty.tolist()}."
+            )
         batch_size = len(encoder["encoder_token_ids"])
         if decoder_prompts is None:
             decoder_prompts = [[self.decoder_start_token_id]] * batch_size
@@ -259,7 +269,9 @@ def _encoder_arrays(inputs):
             + (f"; unknown keys: {unknown}" if unknown else "") + "."
         )
     ids = np.asarray(inputs["encoder_token_ids"])
-    if ids.ndim != 2 or ids.dtype.kind not in "iu":
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"`encoder_token_ids` must hold integer token ids [batch, length], got dtype {ids.dtype}.")
+    if ids.ndim != 2:
         raise ValueError(f"`encoder_token_ids` must be int [batch, length], got {ids.dtype} {ids.shape}.")
     mask = inputs.get("encoder_padding_mask")
     mask = np.ones_like(ids) if mask is None else np.asarray(mask)
