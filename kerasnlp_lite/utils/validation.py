@@ -222,3 +222,36 @@ def check_backbone_sizes(
     check_positive_int(max_sequence_length, "max_sequence_length", allow_none=True)
     if head_dim_divides and hidden_dim % num_heads:
         raise ValueError(f"`hidden_dim`={hidden_dim} must be divisible by `num_heads`={num_heads}.")
+
+
+def checked_indices(indices, size, name):
+    """`indices` (int positions into an axis of length `size`), checked to lie in [0, size).
+
+    Eager: a ValueError naming `name` and the range. In a graph: Assert ops
+    with the same message, so a tf.function fails with it instead of a bare
+    gather error (or, for negative positions, silently wrong values). The
+    TFLite converter drops Assert ops and XLA compiles them to no-ops, so
+    exported and jit-compiled graphs are unchanged. KerasTensors pass through.
+
+    Returns:
+        `indices`, in a graph with the checks as control dependencies.
+    """
+    if isinstance(indices, keras.KerasTensor):
+        return indices
+    if tf.executing_eagerly():
+        values = keras.ops.convert_to_numpy(indices)
+        if values.size and (values.min() < 0 or values.max() >= size):
+            raise ValueError(
+                f"`{name}` must be positions in [0, {size}) (the sequence length), "
+                f"got values in [{values.min()}, {values.max()}]."
+            )
+        return indices
+    indices = tf.convert_to_tensor(indices)
+    message = f"`{name}` must be positions in [0, sequence length {size})"
+    size = tf.cast(size, indices.dtype)
+    checks = [
+        tf.debugging.assert_non_negative(indices, message=message),
+        tf.debugging.assert_less(indices, size, message=message),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(indices)
