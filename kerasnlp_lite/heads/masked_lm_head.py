@@ -5,7 +5,7 @@ from keras import ops
 
 from kerasnlp_lite.layers.activations import get_activation
 from kerasnlp_lite.utils.validation import (
-    check_integer_dtype, check_positive_int, check_rank, checked_indices, fresh_initializer,
+    check_integer_dtype, check_positive_int, check_rank, checked_in_range, fresh_initializer,
 )
 
 
@@ -89,7 +89,7 @@ class MaskedLMHead(keras.layers.Layer):
         check_integer_dtype(mask_positions, "mask_positions")
         # [B, T, H] gathered at [B, P] -> [B, P, H]
         # Checked: a negative position would silently wrap, one past T fails deep inside the gather.
-        mask_positions = checked_indices(ops.cast(mask_positions, "int32"), ops.shape(inputs)[1], "mask_positions")
+        mask_positions = checked_in_range(ops.cast(mask_positions, "int32"), ops.shape(inputs)[1], "mask_positions")
         positions = ops.expand_dims(mask_positions, -1)
         x = ops.take_along_axis(inputs, positions, axis=1)
         x = self.layer_norm(self.transform(x))

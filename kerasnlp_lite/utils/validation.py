@@ -224,34 +224,44 @@ def check_backbone_sizes(
         raise ValueError(f"`hidden_dim`={hidden_dim} must be divisible by `num_heads`={num_heads}.")
 
 
-def checked_indices(indices, size, name):
-    """`indices` (int positions into an axis of length `size`), checked to lie in [0, size).
 
-    Eager: a ValueError naming `name` and the range. In a graph: Assert ops
-    with the same message, so a tf.function fails with it instead of a bare
-    gather error (or, for negative positions, silently wrong values). The
-    TFLite converter drops Assert ops and XLA compiles them to no-ops, so
-    exported and jit-compiled graphs are unchanged. KerasTensors pass through.
+def checked_in_range(values, size, name, what="positions", size_name="sequence length"):
+    """Integer `values` checked to lie in [0, size) (positions into an axis, or token ids).
+
+    Eager: a ValueError naming `name` and the range. In a graph (a
+    tf.function, `Dataset.map`): Assert ops with the same message, so the
+    call fails with it instead of a bare gather error (or, for negative
+    values, silently wrong results). The TFLite converter drops Assert ops
+    and XLA compiles them to no-ops, so exported and jit-compiled graphs are
+    unchanged. KerasTensors pass through unchecked.
+
+    Args:
+        values: an int tensor, array or RaggedTensor.
+        size: the exclusive upper bound (an int, or a scalar tensor in a graph).
+        name: the argument's name, for the message.
+        what: what the values are ("positions", "token ids").
+        size_name: what `size` is ("sequence length", "vocabulary_size").
 
     Returns:
-        `indices`, in a graph with the checks as control dependencies.
+        `values`, in a graph with the checks as control dependencies.
     """
-    if isinstance(indices, keras.KerasTensor):
-        return indices
+    if isinstance(values, keras.KerasTensor):
+        return values
+    flat = values.flat_values if isinstance(values, tf.RaggedTensor) else values
     if tf.executing_eagerly():
-        values = keras.ops.convert_to_numpy(indices)
-        if values.size and (values.min() < 0 or values.max() >= size):
+        array = keras.ops.convert_to_numpy(flat)
+        if array.size and (array.min() < 0 or array.max() >= size):
             raise ValueError(
-                f"`{name}` must be positions in [0, {size}) (the sequence length), "
-                f"got values in [{values.min()}, {values.max()}]."
+                f"`{name}` must be {what} in [0, {size}) ({size_name}), got values in [{array.min()}, {array.max()}]."
             )
-        return indices
-    indices = tf.convert_to_tensor(indices)
-    message = f"`{name}` must be positions in [0, sequence length {size})"
-    size = tf.cast(size, indices.dtype)
+        return values
+    flat = tf.convert_to_tensor(flat)
+    message = f"`{name}` must be {what} in [0, {size_name})"
     checks = [
-        tf.debugging.assert_non_negative(indices, message=message),
-        tf.debugging.assert_less(indices, size, message=message),
+        tf.debugging.assert_non_negative(flat, message=message),
+        tf.debugging.assert_less(flat, tf.cast(size, flat.dtype), message=message),
     ]
     with tf.control_dependencies(checks):
-        return tf.identity(indices)
+        if isinstance(values, tf.RaggedTensor):
+            return values.with_flat_values(tf.identity(values.flat_values))
+        return tf.identity(values)
