@@ -28,6 +28,7 @@ from kerasnlp_lite.models.backbone import Backbone
 from kerasnlp_lite.models.word2vec.word2vec import split_words
 from kerasnlp_lite.utils.validation import (
     check_float_dtype,
+    check_ids_in_range,
     check_integer_dtype,
     check_positive_int,
     check_rank,
@@ -261,6 +262,7 @@ class BiLanguageModel(Backbone):
         if isinstance(inputs, dict) and "token_ids" in inputs:
             check_integer_dtype(inputs["token_ids"], "token_ids")
             check_rank(inputs["token_ids"], 2, "token_ids", "[batch, sequence_length]")
+            check_ids_in_range(inputs["token_ids"], self.vocabulary_size, "token_ids")  # eager only
             unroll = self.unroll if self.unroll is not None else inputs["token_ids"].shape[1] is not None
             for lstm in self.forward_lstms + self.backward_lstms:
                 lstm.unroll = unroll  # read by Keras' RNN.call at call time
