@@ -259,10 +259,13 @@ class BiLanguageModel(Backbone):
         self._index = None if vocabulary is None else {word: i for i, word in enumerate(vocabulary)}
 
     def call(self, inputs, training=None, mask=None):
+        # Eager only (free in graphs): an id past the table fails deep in the embedding gather.
+        ids = inputs.get("token_ids") if isinstance(inputs, dict) else inputs
+        if ids is not None and not isinstance(ids, (list, tuple)):
+            check_ids_in_range(ids, self.vocabulary_size, "token_ids")
         if isinstance(inputs, dict) and "token_ids" in inputs:
             check_integer_dtype(inputs["token_ids"], "token_ids")
             check_rank(inputs["token_ids"], 2, "token_ids", "[batch, sequence_length]")
-            check_ids_in_range(inputs["token_ids"], self.vocabulary_size, "token_ids")  # eager only
             unroll = self.unroll if self.unroll is not None else inputs["token_ids"].shape[1] is not None
             for lstm in self.forward_lstms + self.backward_lstms:
                 lstm.unroll = unroll  # read by Keras' RNN.call at call time
