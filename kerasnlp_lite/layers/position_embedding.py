@@ -48,12 +48,11 @@ class PositionEmbedding(keras.layers.Layer):
         check_static_position_range(start_index, length, self.max_sequence_length, "start_index")
         if length is None:
             length = ops.shape(inputs)[1]
-        start_index = ops.cast(start_index, "int32")
-        if not isinstance(start_index, int) and self.max_sequence_length is not None:
+        if not isinstance(start_index, int):
             # A tensor start: checked eagerly, or by an Assert in a graph (dropped by the TFLite converter,
             # a no-op under XLA), instead of a bare "Expected size[0] in [0, 1]" from the slice.
             start_index = checked_in_range(
-                start_index, self.max_sequence_length - length + 1, "start_index", "a start position",
+                ops.cast(start_index, "int32"), self.max_sequence_length - length + 1, "start_index", "a start position",
                 f"max_sequence_length={self.max_sequence_length} minus the sequence length, plus 1",
             )
         table = ops.cast(self.embeddings, self.compute_dtype)

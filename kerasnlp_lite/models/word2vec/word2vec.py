@@ -179,7 +179,8 @@ class Word2Vec(Backbone):
             for name, value in inputs.items():
                 check_integer_dtype(value, name)
                 # Eager only: -1 would read a zero row silently, V fails deep in the gather.
-                check_ids_in_range(value, self.vocabulary_size, name)
+                if name.endswith("_ids"):
+                    check_ids_in_range(value, self.vocabulary_size, name)
         return super().call(inputs, training=training, mask=mask)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
