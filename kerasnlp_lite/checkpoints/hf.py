@@ -8,12 +8,11 @@ its name map and the tasks it can build; `hf_common` the shared reading and
 layout conversions.
 """
 
-import json
 import os
 import warnings
 
 from kerasnlp_lite.checkpoints import hf_albert, hf_bart, hf_bert, hf_gpt2, hf_preprocessors, hf_roberta, hf_t5
-from kerasnlp_lite.checkpoints.hf_common import CheckpointError, Weights, read_config, read_weights
+from kerasnlp_lite.checkpoints.hf_common import CheckpointError, Weights, read_config, read_json_file, read_weights
 from kerasnlp_lite.utils.validation import is_int
 
 __all__ = ["CheckpointError", "from_hf", "from_hf_tokenizer"]
@@ -119,6 +118,7 @@ def _has_byte_bpe_files(path):
 def _byte_bpe_tokenizer(path):
     from kerasnlp_lite import tokenizers
 
+    read_json_file(os.path.join(path, "vocab.json"))  # a CheckpointError naming the file if it is not JSON
     return tokenizers.ByteBPETokenizer(os.path.join(path, "vocab.json"), os.path.join(path, "merges.txt"))
 
 
@@ -132,8 +132,7 @@ def from_hf_tokenizer(path):
 
     tokenizer_config = {}
     if exists("tokenizer_config.json"):
-        with open(os.path.join(path, "tokenizer_config.json")) as f:
-            tokenizer_config = json.load(f)
+        tokenizer_config = read_json_file(os.path.join(path, "tokenizer_config.json"))
     if exists("vocab.txt"):
         return tokenizers.WordPieceTokenizer(
             os.path.join(path, "vocab.txt"), lowercase=tokenizer_config.get("do_lower_case", True)

@@ -23,8 +23,16 @@ def read_config(path):
     config_path = os.path.join(path, "config.json")
     if not os.path.isfile(config_path):
         raise FileNotFoundError(f"No config.json in {path!r}: expected a Hugging Face format directory.")
-    with open(config_path) as f:
-        return json.load(f)
+    return read_json_file(config_path)
+
+
+def read_json_file(file):
+    """A JSON file's content; a CheckpointError naming the file if it is not valid JSON (or UTF-8)."""
+    try:
+        with open(file, encoding="utf-8") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{file!r} is not a valid JSON file ({error}); the download may be incomplete.") from None
 
 
 def read_weights(path):
@@ -35,7 +43,15 @@ def read_weights(path):
         others = [f for f in os.listdir(path) if f.endswith((".bin", ".pt", ".pth", ".ckpt"))]
         hint = f" (found {others}: pickled weights are never loaded; convert them to safetensors)" if others else ""
         raise FileNotFoundError(f"No model.safetensors in {path!r}{hint}.")
-    return load_file(weights_path)
+    from safetensors import SafetensorError
+
+    try:
+        return load_file(weights_path)
+    except SafetensorError as error:
+        # A truncated or corrupted download: name the file rather than the header parser's message alone.
+        raise CheckpointError(
+            f"{weights_path!r} is not a readable safetensors file ({error}); the download may be incomplete."
+        ) from None
 
 
 class Weights:

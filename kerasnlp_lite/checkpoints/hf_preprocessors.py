@@ -10,8 +10,9 @@ What is read, and from where:
   `model_max_length`, capped by the model's position table.
 """
 
-import json
 import os
+
+from kerasnlp_lite.checkpoints.hf_common import read_json_file
 
 # Per family: role -> token string when the folder's files name none.
 DEFAULT_TOKENS = {
@@ -28,8 +29,7 @@ def _read_json(path, name):
     file = os.path.join(path, name)
     if not os.path.isfile(file):
         return {}
-    with open(file, encoding="utf-8") as f:
-        return json.load(f)
+    return read_json_file(file)
 
 
 def _token_string(value):

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from kerasnlp_lite.data.masking import random_selection
 from kerasnlp_lite.data.seeds import as_token_ids, make_seed
-from kerasnlp_lite.utils.validation import check_fraction, check_id, check_ids, is_number
+from kerasnlp_lite.utils.validation import check_fraction, check_id, check_ids, check_positive_int, is_int, is_number
 
 
 def _split_ends(token_ids, start_token_id, end_token_id):
@@ -122,6 +122,22 @@ def token_deletion(token_ids, seed, deletion_ratio=0.15, start_token_id=None, en
     return tf.boolean_mask(token_ids, tf.logical_not(selected[0]))
 
 
+def _checked_count(value, name):
+    """An int32 scalar >= 0 (a Python int or a tensor); negative fails naming `name`, in a graph too."""
+    if is_int(value):
+        check_positive_int(value, name, minimum=0)
+    value = tf.convert_to_tensor(value)
+    if not value.dtype.is_integer or value.shape.rank not in (0, None):
+        raise TypeError(f"`{name}` must be an int scalar >= 0, got dtype {value.dtype.name} shape {value.shape}.")
+    value = tf.cast(value, tf.int32)
+    if tf.executing_eagerly():
+        if int(value) < 0:
+            raise ValueError(f"`{name}` must be an int >= 0, got {int(value)}.")
+        return value
+    with tf.control_dependencies([tf.debugging.assert_non_negative(value, message=f"`{name}` must be an int >= 0")]):
+        return tf.identity(value)
+
+
 def poisson_span_lengths(num_to_mask, seed, poisson_lambda=3.0, max_spans=None):
     """Span lengths ~ Poisson(`poisson_lambda`) until they cover `num_to_mask` tokens.
 
@@ -140,7 +156,9 @@ def poisson_span_lengths(num_to_mask, seed, poisson_lambda=3.0, max_spans=None):
     Returns:
         int32 `[num_spans]` and the untrimmed draws `[max_spans]`.
     """
-    num_to_mask = tf.cast(num_to_mask, tf.int32)
+    if not is_number(poisson_lambda) or poisson_lambda <= 0:
+        raise ValueError(f"`poisson_lambda` must be a float > 0, got {poisson_lambda!r}.")
+    num_to_mask = _checked_count(num_to_mask, "num_to_mask")
     if max_spans is None:
         max_spans = num_to_mask + 1
     draws = tf.random.stateless_poisson([max_spans], seed=seed, lam=poisson_lambda, dtype=tf.int32)

@@ -26,7 +26,9 @@ seed, see `masked_lm_dataset` and `kerasnlp_lite.data.seeds.example_seed`.
 import tensorflow as tf
 
 from kerasnlp_lite.data.seeds import as_token_ids, example_seed, make_seed
-from kerasnlp_lite.utils.validation import check_fraction, check_id, check_ids, check_positive_int, is_int
+from kerasnlp_lite.utils.validation import (
+    check_fraction, check_id, check_ids, check_positive_int, checked_in_range, is_int,
+)
 
 
 def random_selection(candidates, seed, rate, max_selections=None, group_starts=None, min_one=True):
@@ -171,6 +173,8 @@ def mask_language_model(
     check_positive_int(max_selections, "max_selections", allow_none=True)
     seed = make_seed(seed)
     token_ids = as_token_ids(token_ids, allow_ragged=True)
+    # An id past the vocabulary would be kept as a label and fail (or read garbage) only in training.
+    token_ids = checked_in_range(token_ids, vocabulary_size, "token_ids", "token ids", "vocabulary_size")
 
     ragged = isinstance(token_ids, tf.RaggedTensor)
     if ragged:

@@ -19,7 +19,9 @@ Inputs and targets together give back the original exactly (tested).
 import tensorflow as tf
 
 from kerasnlp_lite.data.seeds import as_token_ids, make_seed
-from kerasnlp_lite.utils.validation import check_fraction, check_id, check_positive_int, is_number
+from kerasnlp_lite.utils.validation import (
+    check_fraction, check_id, check_positive_int, checked_in_range, is_int, is_number,
+)
 
 
 def _stateless_shuffle(value, seed):
@@ -49,7 +51,23 @@ def random_spans_noise_mask(length, seed, noise_density=0.15, mean_noise_span_le
     noise_density = check_fraction(noise_density, "noise_density", low_open=True, high_open=True)
     _check_positive_float(mean_noise_span_length, "mean_noise_span_length")
     seeds = tf.random.experimental.stateless_split(make_seed(seed), 2)
-    return _random_spans_noise_mask(tf.cast(length, tf.int32), noise_density, seeds, mean_noise_span_length)
+    return _random_spans_noise_mask(_checked_length(length), noise_density, seeds, mean_noise_span_length)
+
+
+def _checked_length(length):
+    # A negative length would silently give a 1-token mask (T5 pads short lengths to 2, then slices).
+    if is_int(length):
+        check_positive_int(length, "length", minimum=0)
+    length = tf.convert_to_tensor(length)
+    if not length.dtype.is_integer or length.shape.rank not in (0, None):
+        raise TypeError(f"`length` must be an int scalar >= 0, got dtype {length.dtype.name} shape {length.shape}.")
+    length = tf.cast(length, tf.int32)
+    if tf.executing_eagerly():
+        if int(length) < 0:
+            raise ValueError(f"`length` must be an int >= 0, got {int(length)}.")
+        return length
+    with tf.control_dependencies([tf.debugging.assert_non_negative(length, message="`length` must be an int >= 0")]):
+        return tf.identity(length)
 
 
 def _random_spans_noise_mask(length, noise_density, seeds, mean_noise_span_length):
@@ -79,9 +97,17 @@ def _random_spans_noise_mask(length, noise_density, seeds, mean_noise_span_lengt
 
 
 def noise_span_to_unique_sentinel(token_ids, noise_mask, first_sentinel_id):
-    """Replaces each run of noise tokens by one sentinel, counting down from `first_sentinel_id`."""
-    token_ids = tf.convert_to_tensor(token_ids)
-    noise_mask = tf.cast(noise_mask, tf.bool)
+    """Replaces each run of noise tokens by one sentinel, counting down from `first_sentinel_id`.
+
+    Args:
+        token_ids: int `[T]`.
+        noise_mask: bool `[T]`, True at noise tokens (as `random_spans_noise_mask` returns).
+        first_sentinel_id: the id of the first sentinel.
+
+    Returns:
+        int `[None]`, the dtype of `token_ids`.
+    """
+    token_ids, noise_mask = _check_noise_mask(token_ids, noise_mask)
     previous_is_noise = tf.pad(noise_mask[:-1], [[1, 0]])
     first_noise = noise_mask & tf.logical_not(previous_is_noise)
     subsequent_noise = noise_mask & previous_is_noise
@@ -91,8 +117,25 @@ def noise_span_to_unique_sentinel(token_ids, noise_mask, first_sentinel_id):
 
 
 def nonnoise_span_to_unique_sentinel(token_ids, noise_mask, first_sentinel_id):
-    """Replaces each run of non-noise tokens by one sentinel (T5's targets)."""
-    return noise_span_to_unique_sentinel(token_ids, tf.logical_not(tf.cast(noise_mask, tf.bool)), first_sentinel_id)
+    """Replaces each run of non-noise tokens by one sentinel (T5's targets); arguments as
+    `noise_span_to_unique_sentinel`."""
+    token_ids, noise_mask = _check_noise_mask(token_ids, noise_mask)
+    return noise_span_to_unique_sentinel(token_ids, tf.logical_not(noise_mask), first_sentinel_id)
+
+
+def _check_noise_mask(token_ids, noise_mask):
+    # Bool only, as T5: an int mask is ambiguous (0/1 flags, or token ids passed by mistake), and
+    # a mask of another length would fail deep inside tf.where.
+    token_ids = tf.convert_to_tensor(token_ids)
+    noise_mask = tf.convert_to_tensor(noise_mask)
+    if noise_mask.dtype != tf.bool:
+        raise TypeError(f"`noise_mask` must be a bool [sequence_length] mask, got dtype {noise_mask.dtype.name}.")
+    if noise_mask.shape.rank not in (1, None) or not noise_mask.shape.is_compatible_with(token_ids.shape):
+        raise ValueError(
+            f"`noise_mask` must have the shape of `token_ids` {token_ids.shape} ([sequence_length]), "
+            f"got {noise_mask.shape}."
+        )
+    return token_ids, noise_mask
 
 
 def span_corruption(
@@ -142,6 +185,9 @@ def span_corruption(
     _check_positive_float(mean_noise_span_length, "mean_noise_span_length")
     seeds = tf.random.experimental.stateless_split(make_seed(seed), 2)
     token_ids = as_token_ids(token_ids, ranks=(1,))
+    if vocabulary_size is not None:
+        # An id past the vocabulary (or among the sentinels' range above it) would pass into the targets.
+        token_ids = checked_in_range(token_ids, vocabulary_size, "token_ids", "token ids", "vocabulary_size")
 
     if end_token_id is not None:
         ends_with_eos = tf.reduce_any(tf.equal(token_ids[-1:], tf.cast(end_token_id, token_ids.dtype)))

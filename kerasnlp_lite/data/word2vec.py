@@ -66,8 +66,21 @@ def subsampling_keep_probabilities(unigram_counts, threshold=1e-5):
 
 
 def negative_sampling_distribution(unigram_counts, power=NEGATIVE_SAMPLING_POWER):
-    """`count ** power`, normalized (float64 numpy `[V]`)."""
+    """`count ** power`, normalized (float64 numpy `[V]`).
+
+    Args:
+        unigram_counts: `[V]` counts, >= 0 and finite, at least one > 0.
+        power: the smoothing exponent (0.75 in word2vec).
+    """
     counts = np.asarray(unigram_counts, dtype=np.float64)
+    if counts.ndim != 1 or counts.size == 0:
+        raise ValueError(f"`unigram_counts` must have shape [vocabulary_size], got shape {counts.shape}.")
+    if not np.all(np.isfinite(counts)) or counts.min() < 0 or counts.max() <= 0:
+        # A negative or all-zero table would give NaN probabilities.
+        raise ValueError(
+            "`unigram_counts` must be finite counts >= 0 with at least one > 0, "
+            f"got values in [{counts.min()}, {counts.max()}]."
+        )
     weights = counts**power
     return weights / weights.sum()
 

@@ -166,7 +166,16 @@ def run_seq2seq_generate(runner, source_ids, max_new_tokens, stop_token_ids=(), 
         max_new_tokens: tokens to generate at most.
         stop_token_ids: up to `max_stop_tokens` ids that end the loop.
     """
-    spec = runner.signatures[GENERATE]["inputs"]
+    signatures = runner.signatures
+    if GENERATE not in signatures or "encoder_token_ids" not in signatures[GENERATE]["inputs"]:
+        # A causal LM bundle also has `generate`, but without an encoder input.
+        raise ValueError(
+            "`runner` must hold a seq2seq bundle (`export_seq2seq_lm`: a `generate` signature with "
+            f"`encoder_token_ids`); its file has signatures {sorted(signatures)}"
+            + (f" and `generate` takes {sorted(signatures[GENERATE]['inputs'])} (a causal LM bundle?)"
+               if GENERATE in signatures else "") + "."
+        )
+    spec = signatures[GENERATE]["inputs"]
     source_cap = spec["encoder_token_ids"]["shape"][1]
     slots = spec["stop_token_ids"]["shape"][1]
     source = list(source_ids)

@@ -182,10 +182,26 @@ def convert_keras_model(model, **kwargs):
         return convert_saved_model(saved_model_dir, signature_keys=["serving_default"], **kwargs)
 
 
+def check_tflite_content(model_content, name="model_content"):
+    """Raises TypeError/ValueError naming `name` unless it is the bytes of a TFLite flatbuffer.
+
+    A TFLite file carries the flatbuffer file identifier "TFL3" at bytes 4..8;
+    without this check other bytes fail deep in the flatbuffer parser.
+    """
+    if not isinstance(model_content, (bytes, bytearray, memoryview)):
+        raise TypeError(f"`{name}` must be the bytes of a .tflite file, got {type(model_content).__name__}.")
+    if bytes(model_content[4:8]) != b"TFL3":
+        raise ValueError(
+            f"`{name}` is not a TFLite file: {len(model_content)} bytes without the \"TFL3\" identifier at offset 4 "
+            f"(starts with {bytes(model_content[:8])!r})."
+        )
+
+
 def tflite_op_names(model_content):
     """Names of the ops in a TFLite flatbuffer (builtin names, or custom codes)."""
     from ai_edge_litert import schema_py_generated as schema
 
+    check_tflite_content(model_content)
     model = schema.ModelT.InitFromPackedBuf(bytearray(model_content), 0)
     builtin_names = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
     names = []
@@ -222,6 +238,7 @@ def run_tflite(model_content, inputs, signature_key=None, tftext_ops=False):
 
     Returns a dict of numpy outputs keyed by the signature's output names.
     """
+    check_tflite_content(model_content)
     interpreter = make_interpreter(model_content=model_content, tftext_ops=tftext_ops)
     signatures = interpreter.get_signature_list()
     if signature_key is None:

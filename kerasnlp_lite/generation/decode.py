@@ -86,6 +86,9 @@ def prepare_prompts(prompts, padding_mask=None):
         raise ValueError(f"Every prompt needs at least one token; empty rows: {np.flatnonzero(lengths == 0).tolist()}.")
     if not np.array_equal(mask, np.arange(mask.shape[1])[None] < lengths[:, None]):
         raise ValueError("Prompts must be right-padded: `padding_mask` must be ones followed by zeros in every row.")
+    if np.any(token_ids[mask] < 0):
+        # No vocabulary here to bound ids above; a negative id is wrong for every model.
+        raise ValueError(f"`prompts` must hold token ids >= 0, got {int(token_ids[mask].min())}.")
     width = int(lengths.max())  # drop all-padding columns
     return token_ids[:, :width], mask[:, :width]
 

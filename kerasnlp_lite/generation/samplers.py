@@ -17,9 +17,27 @@ between the two backends deciding a near-tie, which we have not seen).
 """
 
 
+import numpy as np
 import tensorflow as tf
 
 from kerasnlp_lite.utils.validation import is_int, is_number
+
+
+def check_logits(logits):
+    """`logits` as a float tensor `[B, V]`; TypeError/ValueError naming `logits` otherwise.
+
+    Rank and dtype are checked on the static shape (free in a graph). NaN is
+    checked eagerly only: argmax over NaN returns an arbitrary id, and the
+    decode loop runs in a graph where a per-step check would cost time.
+    """
+    logits = tf.convert_to_tensor(logits)
+    if not logits.dtype.is_floating:
+        raise TypeError(f"`logits` must be a float tensor [batch, vocabulary_size], got dtype {logits.dtype.name}.")
+    if logits.shape.rank != 2:
+        raise ValueError(f"`logits` must have shape [batch, vocabulary_size] (rank 2), got shape {logits.shape}.")
+    if tf.executing_eagerly() and np.isnan(logits.numpy()).any():
+        raise ValueError("`logits` hold NaN: the model's output is broken (check its inputs and weights).")
+    return logits
 
 
 def _check_temperature(temperature):
@@ -76,7 +94,7 @@ class GreedySampler(Sampler):
     """argmax: the most probable token (ties go to the lowest id)."""
 
     def __call__(self, logits, seed):
-        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+        return tf.argmax(check_logits(logits), axis=-1, output_type=tf.int32)
 
 
 class RandomSampler(Sampler):
@@ -93,7 +111,7 @@ class RandomSampler(Sampler):
         return gumbel_max_sample(logits, seed)  # [B, V] -> [B]
 
     def __call__(self, logits, seed):
-        return self._sample(logits / self.temperature, seed)
+        return self._sample(check_logits(logits) / self.temperature, seed)
 
     def get_config(self):
         return {"temperature": self.temperature}
@@ -112,10 +130,12 @@ class TopKSampler(RandomSampler):
         self.k = int(k)
 
     def check_vocabulary_size(self, vocabulary_size):
-        if self.k > vocabulary_size:
+        if vocabulary_size is not None and self.k > vocabulary_size:
             raise ValueError(f"`k`={self.k} exceeds the vocabulary size {vocabulary_size}.")
 
     def __call__(self, logits, seed):
+        logits = check_logits(logits)
+        self.check_vocabulary_size(logits.shape[-1])
         values, indices = tf.math.top_k(logits / self.temperature, k=self.k)  # [B, k] each
         choice = self._sample(values, seed)  # [B] in [0, k)
         return tf.gather(indices, choice, axis=1, batch_dims=1)
@@ -158,7 +178,7 @@ class TopPSampler(RandomSampler):
 
     def __call__(self, logits, seed):
         # nucleus_logits already divides by the temperature.
-        return self._sample(self.nucleus_logits(logits), seed)
+        return self._sample(self.nucleus_logits(check_logits(logits)), seed)
 
     def get_config(self):
         return {"p": self.p, "temperature": self.temperature}

@@ -28,6 +28,12 @@ class CausalLMHead(keras.layers.Layer):
 
     def __init__(self, token_embedding, **kwargs):
         super().__init__(**kwargs)
+        # Tied logits need the table's `logits` (h W_e^T); any other layer would fail deep in call.
+        if not hasattr(token_embedding, "logits") or not hasattr(token_embedding, "vocabulary_size"):
+            raise TypeError(
+                "`token_embedding` must be the backbone's `TokenEmbedding` (a layer with `logits` and "
+                f"`vocabulary_size`), got {type(token_embedding).__name__}."
+            )
         self.token_embedding = token_embedding
         self.built = True
 

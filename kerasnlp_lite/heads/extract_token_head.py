@@ -1,6 +1,8 @@
 """GPT-1's fine-tuning head: classify from the hidden state of the last (extract) token."""
 
 import keras
+import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from kerasnlp_lite.utils.validation import check_positive_int, check_rank, check_rate, fresh_initializer
@@ -83,6 +85,22 @@ class ExtractTokenHead(keras.layers.Layer):
     def call(self, sequence_output, padding_mask, training=None):
         check_rank(sequence_output, 3, "sequence_output", "[batch * num_sequences, sequence_length, hidden_dim]")
         check_rank(padding_mask, 2, "padding_mask", "[batch * num_sequences, sequence_length]")
+        rows, length = sequence_output.shape[0], sequence_output.shape[1]
+        if (padding_mask.shape[1] is not None and length is not None and padding_mask.shape[1] != length) or (
+            padding_mask.shape[0] is not None and rows is not None and padding_mask.shape[0] != rows
+        ):
+            raise ValueError(
+                f"`padding_mask` must have shape [batch * num_sequences, sequence_length] = {tuple(sequence_output.shape[:2])} "
+                f"like `sequence_output`, got {tuple(padding_mask.shape)}."
+            )
+        if tf.executing_eagerly() and not isinstance(padding_mask, keras.KerasTensor):
+            # An all-padding row has no last token: the one-hot below would be all zeros (silent zero features).
+            empty = np.flatnonzero(~keras.ops.convert_to_numpy(padding_mask).astype(bool).any(axis=-1))
+            if empty.size:
+                raise ValueError(
+                    f"`padding_mask` rows {empty.tolist()} have no real token (all padding); every row needs at "
+                    "least one (the extract token)."
+                )
         # Index of the last real token of each row: [B*S]. A one-hot contraction
         # instead of a gather keeps the shapes static (TFLite, XLA).
         last = ops.sum(ops.cast(padding_mask, "int32"), axis=-1) - 1

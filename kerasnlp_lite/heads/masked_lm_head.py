@@ -4,7 +4,9 @@ import keras
 from keras import ops
 
 from kerasnlp_lite.layers.activations import get_activation
-from kerasnlp_lite.utils.validation import check_integer_dtype, check_positive_int, check_rank, fresh_initializer
+from kerasnlp_lite.utils.validation import (
+    check_integer_dtype, check_positive_int, check_rank, checked_in_range, fresh_initializer,
+)
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -46,6 +48,11 @@ class MaskedLMHead(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         check_positive_int(vocabulary_size, "vocabulary_size")
+        if token_embedding is not None and not hasattr(token_embedding, "logits"):
+            raise TypeError(
+                "`token_embedding` must be the backbone's `TokenEmbedding` (a layer with `logits`), "
+                f"got {type(token_embedding).__name__}."
+            )
         if token_embedding is not None and token_embedding.vocabulary_size != vocabulary_size:
             raise ValueError(
                 f"`vocabulary_size`={vocabulary_size} differs from the tied token embedding's "
@@ -81,7 +88,9 @@ class MaskedLMHead(keras.layers.Layer):
         check_rank(mask_positions, 2, "mask_positions", "[batch, num_predictions]")
         check_integer_dtype(mask_positions, "mask_positions")
         # [B, T, H] gathered at [B, P] -> [B, P, H]
-        positions = ops.expand_dims(ops.cast(mask_positions, "int32"), -1)
+        # Checked: a negative position would silently wrap, one past T fails deep inside the gather.
+        mask_positions = checked_in_range(ops.cast(mask_positions, "int32"), ops.shape(inputs)[1], "mask_positions")
+        positions = ops.expand_dims(mask_positions, -1)
         x = ops.take_along_axis(inputs, positions, axis=1)
         x = self.layer_norm(self.transform(x))
         if self.token_embedding is not None:

@@ -37,7 +37,10 @@ def _in_float32(x, fn):
     # Evaluated in float16, x^3 and the erf/tanh tails lose most of their bits (relative errors up
     # to 0.3 for the tanh form, measured); in float32 the only error left is the final rounding.
     # The casts are absent from float32 graphs.
+    x = ops.convert_to_tensor(x) if not hasattr(x, "dtype") else x
     dtype = keras.backend.standardize_dtype(x.dtype)
+    if "float" not in dtype:
+        raise TypeError(f"`x` must be a float tensor (an activation's input), got dtype {dtype}.")
     if dtype in ("float16", "bfloat16"):
         return ops.cast(fn(ops.cast(x, "float32")), dtype)
     return fn(x)

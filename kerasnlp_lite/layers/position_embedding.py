@@ -7,6 +7,7 @@ from kerasnlp_lite.utils.validation import (
     check_positive_int,
     check_rank,
     check_static_position_range,
+    checked_in_range,
     fresh_initializer,
 )
 
@@ -47,8 +48,15 @@ class PositionEmbedding(keras.layers.Layer):
         check_static_position_range(start_index, length, self.max_sequence_length, "start_index")
         if length is None:
             length = ops.shape(inputs)[1]
+        if not isinstance(start_index, int):
+            # A tensor start: checked eagerly, or by an Assert in a graph (dropped by the TFLite converter,
+            # a no-op under XLA), instead of a bare "Expected size[0] in [0, 1]" from the slice.
+            start_index = checked_in_range(
+                ops.cast(start_index, "int32"), self.max_sequence_length - length + 1, "start_index", "a start position",
+                f"max_sequence_length={self.max_sequence_length} minus the sequence length, plus 1",
+            )
         table = ops.cast(self.embeddings, self.compute_dtype)
-        positions = ops.slice(table, (ops.cast(start_index, "int32"), 0), (length, ops.shape(table)[1]))
+        positions = ops.slice(table, (start_index, 0), (length, ops.shape(table)[1]))
         return ops.broadcast_to(ops.expand_dims(positions, 0), ops.shape(inputs))
 
     def compute_output_shape(self, inputs_shape):

@@ -49,6 +49,10 @@ def relative_position_bucket(relative_position, bidirectional=True, num_buckets=
         int32 tensor of bucket ids in `[0, num_buckets)`, same shape.
     """
     _check_bucket_args(bidirectional, num_buckets, max_distance)
+    if "int" not in keras.backend.standardize_dtype(getattr(relative_position, "dtype", None) or
+                                                  ops.convert_to_tensor(relative_position).dtype):
+        # A cast would floor 0.5 to bucket 0 silently.
+        raise TypeError("`relative_position` must be integer positions (key - query), got a non-integer dtype.")
     relative_position = ops.cast(relative_position, "int32")
     bucket = ops.zeros_like(relative_position)
     n = -relative_position  # mesh-tensorflow works with query - key

@@ -233,6 +233,8 @@ def _lora_layers(model):
 
 def has_lora(model):
     """Whether any layer of `model` computes with a LoRA update."""
+    if not isinstance(model, keras.layers.Layer):
+        raise TypeError(f"`model` must be a Keras model or layer, got {type(model).__name__}.")
     return bool(_lora_layers(model))
 
 

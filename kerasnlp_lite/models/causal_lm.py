@@ -7,7 +7,7 @@ from kerasnlp_lite.generation.decode import build_generate_function, check_gener
 from kerasnlp_lite.heads.causal_lm_head import CausalLMHead
 from kerasnlp_lite.models import text_inputs
 from kerasnlp_lite.models.generative_task import GenerativeTask
-from kerasnlp_lite.utils.validation import check_id_array
+from kerasnlp_lite.utils.validation import check_backbone_kind, check_id_array
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -36,6 +36,11 @@ class CausalLM(GenerativeTask):
     """
 
     def __init__(self, backbone, preprocessor=None, **kwargs):
+        # An encoder (BERT) would build, then attend both ways and fail only in generate.
+        check_backbone_kind(
+            backbone, "CausalLM", "a decoder-only backbone (GPT)", ["sequence_output"],
+            ["token_embedding", "init_cache", "call_with_cache"],
+        )
         inputs = backbone.input
         head = CausalLMHead(backbone.token_embedding, dtype=backbone.dtype_policy, name="lm_head")
         logits = head(backbone(inputs)["sequence_output"])

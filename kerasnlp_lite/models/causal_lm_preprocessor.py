@@ -1,5 +1,7 @@
 """Raw text -> next-token training examples for `CausalLM` (GPT-1 section 3.1, GPT-2)."""
 
+import warnings
+
 import keras
 import tensorflow as tf
 
@@ -15,7 +17,8 @@ class CausalLMPreprocessor(Preprocessor):
 
     Each text becomes `[start] tokens [end]`, packed to `sequence_length + 1`
     ids (`StartEndPacker`: a longer text loses tokens from its end, counted in
-    `num_truncated`); the model sees the first `sequence_length` ids and
+    `num_truncated` by `features`, and warned about when `training_batch`
+    runs eagerly); the model sees the first `sequence_length` ids and
     learns the next one at every position: labels are the ids shifted left by
     one, weighted 1 where the label is a real token and 0 on padding. As
     KerasHub's `CausalLMPreprocessor`.
@@ -72,6 +75,16 @@ class CausalLMPreprocessor(Preprocessor):
                 "CausalLM makes its own labels (the next tokens of each text): pass texts as `x` and no `y`."
             )
         packed = self._packed(x)
+        if tf.executing_eagerly():
+            # Called directly (not inside tf.data): say what the cut dropped rather than lose it silently.
+            truncated = packed["num_truncated"].numpy()
+            if truncated.any():
+                warnings.warn(
+                    f"{int((truncated > 0).sum())} of {len(truncated)} texts were truncated to sequence_length + 1 = "
+                    f"{self.sequence_length + 1} ids (up to {int(truncated.max())} tokens dropped); use a longer "
+                    "`sequence_length` or split the texts to keep them whole.",
+                    stacklevel=2,
+                )
         token_ids, padding_mask = packed["token_ids"], packed["padding_mask"]
         inputs = {"token_ids": token_ids[:, :-1], "padding_mask": padding_mask[:, :-1]}
         weights = tf.cast(padding_mask[:, 1:], tf.float32)

@@ -3,6 +3,7 @@
 Each family's pretraining task lives in its folder (`bert/bert_pretrainer.py`, ...)."""
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -10,7 +11,7 @@ from kerasnlp_lite.heads import ClassificationHead, TokenClassificationHead
 from kerasnlp_lite.models import text_inputs
 from kerasnlp_lite.models.bert.bert_pretrainer import sparse_loss
 from kerasnlp_lite.models.task import Task
-from kerasnlp_lite.utils.validation import check_positive_int
+from kerasnlp_lite.utils.validation import check_backbone_kind, check_bool, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -19,12 +20,30 @@ class TextClassifier(Task):
 
     def __init__(self, backbone, num_classes, dropout=0.1, preprocessor=None, **kwargs):
         check_positive_int(num_classes, "num_classes")
+        check_backbone_kind(backbone, "TextClassifier", "an encoder backbone (BERT, ALBERT, RoBERTa)", ["pooled_output"])
         inputs = backbone.input
         head = ClassificationHead(num_classes, dropout=dropout, dtype=backbone.dtype_policy, name="classifier_head")
         outputs = head(backbone(inputs)["pooled_output"])
         super().__init__(inputs=inputs, outputs=outputs, backbone=backbone, preprocessor=preprocessor, **kwargs)
         self.num_classes = num_classes
         self.dropout = dropout
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`Task.fit`; in-memory token-id inputs get the label checks that text inputs get."""
+        if isinstance(x, dict) and x and y is not None and not text_inputs.contains_text(x):
+            # Keras would train on 0.5 as class 0 (a silent cast) and report a mismatch in sizes deep inside.
+            n = len(next(iter(x.values())))
+            y = text_inputs.check_class_labels(text_inputs.check_aligned(y, n, "y"), self.num_classes, "y")
+        return super().fit(x, y, *args, **kwargs)
+
+    def predict(self, x, batch_size=None, **kwargs):
+        """`Task.predict`; a flat list of numbers is neither texts nor the backbone's input dict."""
+        if isinstance(x, (list, tuple)) and x and all(np.ndim(v) == 0 and not isinstance(v, (str, bytes)) for v in x):
+            raise TypeError(
+                f"`x` must be strings (a list or array, with a preprocessor) or the backbone's inputs (a dict of "
+                f"arrays: {sorted(self.backbone.input)}), got a list of {type(x[0]).__name__}."
+            )
+        return super().predict(x, batch_size=batch_size, **kwargs)
 
     def check_text_targets(self, y, sample_weight, n):
         y, sample_weight = super().check_text_targets(y, sample_weight, n)
@@ -86,6 +105,7 @@ class TextEmbedder(Task):
     """
 
     def __init__(self, backbone, normalize=True, preprocessor=None, **kwargs):
+        normalize = check_bool(normalize, "normalize")
         inputs = backbone.input
         sequence = ops.cast(backbone(inputs)["sequence_output"], "float32")
         mask = ops.expand_dims(ops.cast(inputs["padding_mask"], "float32"), -1)  # [B, T, 1]

@@ -90,6 +90,8 @@ class MaskedLMPreprocessor(Preprocessor):
         self.selection_rate = check_fraction(selection_rate, "selection_rate", low_open=True)
         self.mask_rate = check_fraction(mask_rate, "mask_rate")
         self.random_rate = check_fraction(random_rate, "random_rate")
+        if self.mask_rate + self.random_rate > 1.0 + 1e-9:
+            raise ValueError(f"`mask_rate + random_rate` must be <= 1, got {mask_rate} + {random_rate}.")
         if max_selections is None:
             max_selections = max(1, math.ceil(selection_rate * sequence_length))
         check_positive_int(max_selections, "max_selections")

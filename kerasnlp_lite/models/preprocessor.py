@@ -88,6 +88,12 @@ class TextPreprocessor(Preprocessor):
         super().__init__(tokenizer, **kwargs)
         if not isinstance(segment_ids, bool):
             raise TypeError(f"`segment_ids` must be a bool, got {segment_ids!r}.")
+        if not callable(packer) or not hasattr(packer, "sequence_length"):
+            # Otherwise it would build and fail only at the first call.
+            raise TypeError(
+                f"`packer` must be a `SegmentPacker` or `StartEndPacker` (a callable with `sequence_length`), "
+                f"got {packer!r} ({type(packer).__name__})."
+            )
         self.packer = packer
         self.segment_ids = segment_ids
 

@@ -341,12 +341,13 @@ def as_bool_mask(mask, name):
 
 def check_backbone_sizes(
     vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim, dropout, max_sequence_length=None,
-    head_dim_divides=True,
+    head_dim_divides=True, layer_norm_epsilon=None,
 ):
     """The size arguments every Transformer backbone shares, checked in one place.
 
     `head_dim_divides`: `hidden_dim` must split evenly into `num_heads` heads
-    (False for T5 with an explicit `key_dim`).
+    (False for T5 with an explicit `key_dim`). `layer_norm_epsilon`, when
+    given, must be a float > 0 (a negative one gives NaN at constant features).
     """
     check_positive_int(vocabulary_size, "vocabulary_size")
     check_positive_int(num_layers, "num_layers")
@@ -355,5 +356,77 @@ def check_backbone_sizes(
     check_positive_int(intermediate_dim, "intermediate_dim")
     check_rate(dropout, "dropout")
     check_positive_int(max_sequence_length, "max_sequence_length", allow_none=True)
+    if layer_norm_epsilon is not None and (not is_number(layer_norm_epsilon) or not layer_norm_epsilon > 0):
+        raise ValueError(f"`layer_norm_epsilon` must be a float > 0, got {layer_norm_epsilon!r}.")
     if head_dim_divides and hidden_dim % num_heads:
         raise ValueError(f"`hidden_dim`={hidden_dim} must be divisible by `num_heads`={num_heads}.")
+
+
+
+def checked_in_range(values, size, name, what="positions", size_name="sequence length"):
+    """Integer `values` checked to lie in [0, size) (positions into an axis, or token ids).
+
+    Eager: a ValueError naming `name` and the range. In a graph (a
+    tf.function, `Dataset.map`): Assert ops with the same message, so the
+    call fails with it instead of a bare gather error (or, for negative
+    values, silently wrong results). The TFLite converter drops Assert ops
+    and XLA compiles them to no-ops, so exported and jit-compiled graphs are
+    unchanged. KerasTensors pass through unchecked.
+
+    Args:
+        values: an int tensor, array or RaggedTensor.
+        size: the exclusive upper bound (an int, or a scalar tensor in a graph).
+        name: the argument's name, for the message.
+        what: what the values are ("positions", "token ids").
+        size_name: what `size` is ("sequence length", "vocabulary_size").
+
+    Returns:
+        `values`, in a graph with the checks as control dependencies.
+    """
+    if isinstance(values, keras.KerasTensor):
+        return values
+    flat = values.flat_values if isinstance(values, tf.RaggedTensor) else values
+    if tf.executing_eagerly():
+        array = keras.ops.convert_to_numpy(flat)
+        if array.size and (array.min() < 0 or array.max() >= size):
+            raise ValueError(
+                f"`{name}` must be {what} in [0, {size}) ({size_name}), got values in [{array.min()}, {array.max()}]."
+            )
+        return values
+    flat = tf.convert_to_tensor(flat)
+    message = f"`{name}` must be {what} in [0, {size_name})"
+    checks = [
+        tf.debugging.assert_non_negative(flat, message=message),
+        tf.debugging.assert_less(flat, tf.cast(size, flat.dtype), message=message),
+    ]
+    with tf.control_dependencies(checks):
+        if isinstance(values, tf.RaggedTensor):
+            return values.with_flat_values(tf.identity(values.flat_values))
+        return tf.identity(values)
+
+
+def check_bool(value, name):
+    """Raises TypeError unless `value` is a Python (or numpy) bool; returns it as bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be True or False, got {value!r} ({type(value).__name__}).")
+    return bool(value)
+
+
+def check_backbone_kind(backbone, task, expected, outputs=(), attributes=()):
+    """Raises TypeError if `backbone` lacks the `outputs` keys or `attributes` a task needs.
+
+    Args:
+        backbone: the backbone given to the task.
+        task: the task's name, for the message.
+        expected: the kind of backbone, in words ("an encoder backbone (BERT, ALBERT, RoBERTa)").
+        outputs: keys its output dict must have (e.g. "pooled_output").
+        attributes: attributes or methods it must have (e.g. "call_with_cache").
+    """
+    output = getattr(backbone, "output", None)
+    keys = set(output) if isinstance(output, dict) else set()
+    missing = [f"output `{key}`" for key in outputs if key not in keys]
+    missing += [f"`{name}`" for name in attributes if not hasattr(backbone, name)]
+    if missing:
+        raise TypeError(
+            f"{task} needs `backbone` to be {expected}; {type(backbone).__name__} has no {', '.join(missing)}."
+        )

@@ -195,7 +195,9 @@ def cases():
           lambda s: warned(_classifier_texts, s, ["the cat " * 20]), kind=TEXT,
           expect="documented: a warning that the text was truncated", check=warns_about("truncated")),
         C("models.Task.preprocess", "ints instead of texts", lambda s: s.classifier.preprocess([1, 2]), kind=TEXT),
-        C("models.Task.preprocess", "a 2-D array of texts", lambda s: s.classifier.preprocess([["a"], ["b"]]),
+        # A list of two lists of strings is the documented sentence-pair form; a 2-D numpy array is not.
+        C("models.Task.preprocess", "a 2-D array of texts",
+          lambda s: s.classifier.preprocess(np.array([["a"], ["b"]], dtype=object)),
           kind=TEXT),
         C("models.TokenClassifier.fit", "label 3 with num_classes=3", lambda s: _token_classifier_fit(s, [0, 3]),
           kind=IDS),

@@ -77,7 +77,7 @@ class BartBackbone(Seq2SeqBackbone):
     ):
         check_sizes(
             vocabulary_size, num_layers, num_decoder_layers, num_heads, hidden_dim, intermediate_dim, dropout,
-            max_sequence_length,
+            max_sequence_length, layer_norm_epsilon=layer_norm_epsilon,
         )
         num_decoder_layers = num_decoder_layers or num_layers
 

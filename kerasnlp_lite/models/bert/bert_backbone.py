@@ -54,7 +54,8 @@ class BertBackbone(Backbone):
         **kwargs,
     ):
         check_backbone_sizes(
-            vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim, dropout, max_sequence_length
+            vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim, dropout, max_sequence_length,
+            layer_norm_epsilon=layer_norm_epsilon,
         )
         check_positive_int(num_segments, "num_segments", minimum=0)
 

@@ -6,6 +6,7 @@ import tensorflow as tf
 from kerasnlp_lite.heads import MaskedLMHead, NextSentenceHead
 from kerasnlp_lite.models import text_inputs
 from kerasnlp_lite.models.task import Task
+from kerasnlp_lite.utils.validation import check_backbone_kind, check_bool
 
 
 def sparse_loss():
@@ -32,6 +33,12 @@ class BertPretrainer(Task):
     sentence_output = "nsp_logits"
 
     def __init__(self, backbone, next_sentence=True, preprocessor=None, **kwargs):
+        next_sentence = check_bool(next_sentence, "next_sentence")
+        # Masked LM needs a bidirectional encoder; a causal decoder (GPT) has no pooled output either.
+        check_backbone_kind(
+            backbone, type(self).__name__, "an encoder backbone (BERT, ALBERT, RoBERTa)", ["pooled_output"],
+            ["token_embedding"],
+        )
         inputs = dict(backbone.input)
         inputs["mask_positions"] = keras.Input(shape=(None,), dtype="int32", name="mask_positions")
         features = backbone({k: v for k, v in inputs.items() if k != "mask_positions"})

@@ -87,7 +87,8 @@ class GPTBackbone(Backbone):
         **kwargs,
     ):
         check_backbone_sizes(
-            vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim, dropout, max_sequence_length
+            vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim, dropout, max_sequence_length,
+            layer_norm_epsilon=layer_norm_epsilon,
         )
         # === Layers ===
         initializer = keras.initializers.RandomNormal(stddev=0.02)

@@ -28,6 +28,7 @@ from kerasnlp_lite.models.backbone import Backbone
 from kerasnlp_lite.models.word2vec.word2vec import split_words
 from kerasnlp_lite.utils.validation import (
     check_float_dtype,
+    check_ids_in_range,
     check_integer_dtype,
     check_positive_int,
     check_rank,
@@ -258,6 +259,10 @@ class BiLanguageModel(Backbone):
         self._index = None if vocabulary is None else {word: i for i, word in enumerate(vocabulary)}
 
     def call(self, inputs, training=None, mask=None):
+        # Eager only (free in graphs): an id past the table fails deep in the embedding gather.
+        ids = inputs.get("token_ids") if isinstance(inputs, dict) else inputs
+        if ids is not None and not isinstance(ids, (list, tuple)):
+            check_ids_in_range(ids, self.vocabulary_size, "token_ids")
         if isinstance(inputs, dict) and "token_ids" in inputs:
             check_integer_dtype(inputs["token_ids"], "token_ids")
             check_rank(inputs["token_ids"], 2, "token_ids", "[batch, sequence_length]")

@@ -16,7 +16,9 @@ from kerasnlp_lite.generation.samplers import BeamSearch, GreedySampler, get_sam
 from kerasnlp_lite.models.rnn.rnn_encoder import RNN_LAYERS, RNNEncoder, check_cell, num_states
 from kerasnlp_lite.models.rnn.sequence_attention import SCORES, SequenceAttention
 from kerasnlp_lite.models.task import Task
-from kerasnlp_lite.utils.validation import check_integer_dtype, check_positive_int, check_rank, check_rate
+from kerasnlp_lite.utils.validation import (
+    check_ids_in_range, check_integer_dtype, check_positive_int, check_rank, check_rate,
+)
 
 _NEG = -1e9  # log-prob of a forbidden beam extension: large and finite, not -inf
 
@@ -224,6 +226,9 @@ class RNNSeq2Seq(keras.Model):
         decoder_input_ids = inputs["decoder_input_ids"]
         check_rank(decoder_input_ids, 2, "decoder_input_ids", "[batch, target_length]")
         check_integer_dtype(decoder_input_ids, "decoder_input_ids")
+        # Eager only (free in graphs and TFLite): an id past the table fails deep in the embedding gather.
+        check_ids_in_range(inputs["source_ids"], self.vocabulary_size, "source_ids")
+        check_ids_in_range(decoder_input_ids, self.target_vocabulary_size or self.vocabulary_size, "decoder_input_ids")
         return inputs["source_ids"], inputs.get("source_padding_mask"), decoder_input_ids
 
     def build(self, input_shape):
@@ -305,6 +310,7 @@ class RNNSeq2Seq(keras.Model):
         source_ids = ops.convert_to_tensor(source_ids)
         check_rank(source_ids, 2, "source_ids", "[batch, source_length]")
         check_integer_dtype(source_ids, "source_ids")
+        check_ids_in_range(source_ids, self.vocabulary_size, "source_ids")
         source_ids = ops.cast(source_ids, "int32")
         if source_padding_mask is not None:
             source_padding_mask = ops.convert_to_tensor(source_padding_mask)

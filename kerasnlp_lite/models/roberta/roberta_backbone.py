@@ -77,7 +77,8 @@ class RobertaBackbone(Backbone):
         **kwargs,
     ):
         check_backbone_sizes(
-            vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim, dropout, max_sequence_length
+            vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim, dropout, max_sequence_length,
+            layer_norm_epsilon=layer_norm_epsilon,
         )
         check_positive_int(pad_token_id, "pad_token_id", minimum=0)
         if pad_token_id >= vocabulary_size:

@@ -305,11 +305,11 @@ def check_seq2seq_inputs(inputs, max_sequence_length=None):
 
 def check_sizes(
     vocabulary_size, num_layers, num_decoder_layers, num_heads, hidden_dim, intermediate_dim, dropout,
-    max_sequence_length=None, head_dim_divides=True,
+    max_sequence_length=None, head_dim_divides=True, layer_norm_epsilon=None,
 ):
     """`check_backbone_sizes` plus `num_decoder_layers`, for the encoder-decoder backbones."""
     check_backbone_sizes(
         vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim, dropout, max_sequence_length,
-        head_dim_divides=head_dim_divides,
+        head_dim_divides=head_dim_divides, layer_norm_epsilon=layer_norm_epsilon,
     )
     check_positive_int(num_decoder_layers, "num_decoder_layers", allow_none=True)

@@ -16,7 +16,7 @@ from kerasnlp_lite.heads.causal_lm_head import CausalLMHead
 from kerasnlp_lite.models import text_inputs
 from kerasnlp_lite.models.generative_task import GenerativeTask
 from kerasnlp_lite.models.seq2seq.seq2seq_backbone import INPUT_NAMES, check_seq2seq_inputs
-from kerasnlp_lite.utils.validation import check_id, check_ids_in_range
+from kerasnlp_lite.utils.validation import check_backbone_kind, check_id, check_ids_in_range
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
@@ -63,6 +63,10 @@ class Seq2SeqLM(GenerativeTask):
         pad_token_id=None,
         **kwargs,
     ):
+        check_backbone_kind(
+            backbone, "Seq2SeqLM", "an encoder-decoder backbone (BART, T5, Transformer)", ["decoder_sequence_output"],
+            ["decoder_vocabulary_size", "token_embedding", "init_cache", "call_with_cache"],
+        )
         vocabulary_size = backbone.decoder_vocabulary_size
         self_ids = {
             "decoder_start_token_id": backbone.DECODER_START_TOKEN_ID if decoder_start_token_id is None else decoder_start_token_id,

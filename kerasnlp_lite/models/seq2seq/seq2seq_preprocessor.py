@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from kerasnlp_lite.data.seq2seq import pad_rows, seq2seq_examples
 from kerasnlp_lite.models.preprocessor import Preprocessor
+from kerasnlp_lite.utils.validation import check_id, check_positive_int
 
 
 def _pad_ragged(rows, length, pad_token_id, name):
@@ -59,10 +60,15 @@ class Seq2SeqPreprocessor(Preprocessor):
         **kwargs,
     ):
         super().__init__(tokenizer, **kwargs)
-        self.end_token_id = end_token_id
-        self.decoder_start_token_id = decoder_start_token_id
-        self.pad_token_id = pad_token_id
-        self.encoder_start_token_id = encoder_start_token_id
+        vocabulary_size = getattr(tokenizer, "vocabulary_size", None)
+        self.end_token_id = check_id(end_token_id, "end_token_id", vocabulary_size)
+        self.decoder_start_token_id = check_id(decoder_start_token_id, "decoder_start_token_id", vocabulary_size)
+        self.pad_token_id = check_id(pad_token_id, "pad_token_id", vocabulary_size)
+        self.encoder_start_token_id = check_id(
+            encoder_start_token_id, "encoder_start_token_id", vocabulary_size, allow_none=True
+        )
+        check_positive_int(encoder_sequence_length, "encoder_sequence_length", allow_none=True)
+        check_positive_int(decoder_sequence_length, "decoder_sequence_length", allow_none=True)
         self.encoder_sequence_length = encoder_sequence_length
         self.decoder_sequence_length = decoder_sequence_length
 

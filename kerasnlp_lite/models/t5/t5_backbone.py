@@ -85,7 +85,7 @@ class T5Backbone(Seq2SeqBackbone):
     ):
         check_sizes(
             vocabulary_size, num_layers, num_decoder_layers, num_heads, hidden_dim, intermediate_dim, dropout,
-            head_dim_divides=False,
+            head_dim_divides=False, layer_norm_epsilon=layer_norm_epsilon,
         )
         check_positive_int(key_dim, "key_dim", allow_none=True)
         if key_dim is None and hidden_dim % num_heads:

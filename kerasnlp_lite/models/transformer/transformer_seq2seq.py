@@ -83,7 +83,7 @@ class TransformerSeq2Seq(Seq2SeqBackbone):
     ):
         check_sizes(
             vocabulary_size, num_layers, num_decoder_layers, num_heads, hidden_dim, intermediate_dim, dropout,
-            max_sequence_length,
+            max_sequence_length, layer_norm_epsilon=layer_norm_epsilon,
         )
         check_positive_int(target_vocabulary_size, "target_vocabulary_size", allow_none=True)
         target_size = target_vocabulary_size or vocabulary_size

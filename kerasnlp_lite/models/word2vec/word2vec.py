@@ -29,7 +29,7 @@ from keras import ops
 from kerasnlp_lite.data.seeds import example_seed
 from kerasnlp_lite.data.word2vec import cbow_examples, skipgram_pairs
 from kerasnlp_lite.models.backbone import Backbone
-from kerasnlp_lite.utils.validation import check_integer_dtype, check_positive_int
+from kerasnlp_lite.utils.validation import check_ids_in_range, check_integer_dtype, check_positive_int
 
 MODES = ("skipgram", "cbow")
 _WORD = re.compile(r"[a-z][a-z0-9_']*")
@@ -178,6 +178,9 @@ class Word2Vec(Backbone):
         if isinstance(inputs, dict):
             for name, value in inputs.items():
                 check_integer_dtype(value, name)
+                # Eager only: -1 would read a zero row silently, V fails deep in the gather.
+                if name.endswith("_ids"):
+                    check_ids_in_range(value, self.vocabulary_size, name)
         return super().call(inputs, training=training, mask=mask)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
