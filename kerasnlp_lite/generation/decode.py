@@ -66,6 +66,8 @@ def prepare_prompts(prompts, padding_mask=None):
         for b, row in enumerate(rows):
             if row.size and row.dtype.kind not in "iu":
                 raise TypeError(f"`prompts[{b}]` must hold integer token ids, got dtype {row.dtype}.")
+            if row.size and row.max() > np.iinfo(np.int32).max:  # int32 would wrap it
+                raise ValueError(f"`prompts[{b}]` must hold int32 token ids, got {int(row.max())}.")
             token_ids[b, : len(row)] = row
             mask[b, : len(row)] = True
     else:
@@ -80,6 +82,8 @@ def prepare_prompts(prompts, padding_mask=None):
         mask = np.ones(token_ids.shape, bool) if padding_mask is None else np.asarray(padding_mask).astype(bool)
         if mask.shape != token_ids.shape:
             raise ValueError(f"`padding_mask` shape {mask.shape} differs from the prompts' {token_ids.shape}.")
+        if token_ids.size and token_ids.max() > np.iinfo(np.int32).max:  # int32 would wrap it
+            raise ValueError(f"`prompts` must hold int32 token ids, got {int(token_ids.max())}.")
         token_ids = token_ids.astype("int32")
     lengths = mask.sum(axis=1)
     if np.any(lengths == 0):
@@ -88,7 +92,8 @@ def prepare_prompts(prompts, padding_mask=None):
         raise ValueError("Prompts must be right-padded: `padding_mask` must be ones followed by zeros in every row.")
     if np.any(token_ids[mask] < 0):
         # No vocabulary here to bound ids above; a negative id is wrong for every model.
-        raise ValueError(f"`prompts` must hold token ids >= 0, got {int(token_ids[mask].min())}.")
+        position = tuple(int(i) for i in np.argwhere(mask & (token_ids < 0))[0])
+        raise ValueError(f"`prompts` must hold token ids >= 0, got {int(token_ids[position])} at index {position}.")
     width = int(lengths.max())  # drop all-padding columns
     return token_ids[:, :width], mask[:, :width]
 

@@ -23,7 +23,7 @@ def lm():
 @pytest.mark.parametrize("bad", [-1, V, V + 7])
 def test_prompt_ids_out_of_range(lm, bad, jit_compile):
     # -1 used to be read as V-1, and XLA clamped ids >= V: both generated without complaint.
-    with pytest.raises(ValueError, match=rf"`prompts` must hold ids in \[0, {V}\).*{bad} at index \(1, 1\)"):
+    with pytest.raises(ValueError, match=rf"`prompts` must hold .*ids.*{bad} at index \(1, 1\)"):
         lm.generate([[1, 2], [3, bad]], max_length=6, jit_compile=jit_compile)
 
 
