@@ -76,6 +76,7 @@ def text_signature(model):
 
 def available_signatures(model):
     """The signature names `export_tflite` / `export_saved_model` can write for this model."""
+    check_model(model)  # the same TypeError `export_tflite` gives, not a list it would refuse
     text = text_signature(model)
     return [ID_SIGNATURE] + ([text[0]] if text else [])
 

@@ -6,6 +6,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from kerasnlp_lite.utils.validation import is_number
+
 DECAYS = ("linear", "cosine")
 
 
@@ -85,6 +87,14 @@ class AdamW(keras.optimizers.AdamW):
     the sum, as `tf.clip_by_global_norm` on the global-batch gradient. With one
     replica, or another backend, it is Keras' AdamW unchanged.
     """
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, **kwargs):
+        # Keras takes a negative rate or decay silently (training then ascends the loss).
+        if is_number(learning_rate) and not (math.isfinite(learning_rate) and learning_rate > 0):
+            raise ValueError(f"`learning_rate` must be a finite number > 0 (or a schedule), got {learning_rate}.")
+        if weight_decay is not None and not (is_number(weight_decay) and math.isfinite(weight_decay) and weight_decay >= 0):
+            raise ValueError(f"`weight_decay` must be a finite number >= 0, got {weight_decay!r}.")
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, **kwargs)
 
     def _defer_clipping(self):
         return (

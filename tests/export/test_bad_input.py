@@ -226,3 +226,10 @@ class _CausalBundle:
 def test_run_seq2seq_generate_rejects_a_causal_lm_bundle():
     with pytest.raises(ValueError, match=r"`runner` must hold a seq2seq bundle.*causal LM bundle"):
         export.run_seq2seq_generate(_CausalBundle(), [5, 6], 3)
+
+
+def test_available_signatures_refuses_what_export_refuses():
+    import keras
+
+    with pytest.raises(TypeError, match="functional keras.Model"):
+        export.available_signatures(keras.layers.Dense(2))

@@ -77,3 +77,15 @@ def test_global_norm_clipping_and_loss_scaling():
     assert isinstance(scaled, keras.optimizers.LossScaleOptimizer)
     with pytest.raises(ValueError, match="total_steps"):
         create_optimizer(model, 1e-3, total_steps=5, warmup_steps=5)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(learning_rate=-0.1), "learning_rate"), (dict(learning_rate=float("nan")), "learning_rate"),
+    (dict(weight_decay=-1.0), "weight_decay"),
+])
+def test_adamw_refuses_negative_rates(kwargs, name):
+    from kerasnlp_lite.training.optimizers import AdamW
+
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        AdamW(**kwargs)
+    AdamW(learning_rate=1e-3, weight_decay=0.0)  # good values pass
