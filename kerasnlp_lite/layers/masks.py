@@ -150,4 +150,10 @@ def zero_padded(x, padding_mask):
     positions are returned unchanged.
     """
     keep = as_bool_mask(padding_mask, "padding_mask")
+    mask_shape, x_shape = tuple(keep.shape), tuple(x.shape)
+    if len(mask_shape) != 2 or any(m is not None and d is not None and m != d for m, d in zip(mask_shape, x_shape)):
+        raise ValueError(
+            f"`padding_mask` must have shape [batch, sequence_length] = {x_shape[:2]} (from the inputs {x_shape}), "
+            f"got {mask_shape}."
+        )
     return ops.where(ops.expand_dims(keep, -1), x, ops.zeros((), x.dtype))

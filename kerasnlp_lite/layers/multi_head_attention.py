@@ -18,6 +18,7 @@ from kerasnlp_lite.layers.rotary_embedding import RotaryEmbedding
 from kerasnlp_lite.utils.validation import (
     as_bool_mask,
     check_cache_index,
+    checked_in_range,
     check_float_dtype,
     check_positive_int,
     check_rank,
@@ -393,6 +394,18 @@ class MultiHeadAttention(keras.layers.Layer):
         if cache_index is not None:
             # slice_update clamps an out-of-range start: refuse it rather than overwrite another slot.
             check_cache_index(cache_index, query.shape[1], cache[0].shape[2])
+        index_ok = None
+        slots = None if cache is None else (cache[0].shape[2], query.shape[1])
+        if (
+            cache_index is not None and cache is not None and tf.is_tensor(cache_index)
+            and not tf.executing_eagerly() and not isinstance(cache_index, keras.KerasTensor)
+            and isinstance(slots[0], int) and isinstance(slots[1], int)
+        ):
+            # A graph index: Assert ops name it in a tf.function; XLA and TFLite drop asserts, so an
+            # index outside [0, L - T] (whose write would clamp onto another slot) gives a NaN output.
+            starts = slots[0] - slots[1] + 1
+            cache_index = checked_in_range(cache_index, starts, "cache_index", "cache slots", f"L - T + 1 = {starts}")
+            index_ok = ops.logical_and(cache_index >= 0, cache_index < starts)
         # Self-attention without a cache: q, k, v from one fused matmul.
         self_attention = cache is None and value is None and key is None
         if value is None:
@@ -455,6 +468,8 @@ class MultiHeadAttention(keras.layers.Layer):
             output = ops.einsum("bntv,nvd->btd", attended, ops.cast(self.effective_kernel("output"), attended.dtype))
             if self.output_bias is not None:
                 output = output + ops.cast(self.output_bias, output.dtype)
+        if index_ok is not None:
+            output = ops.where(index_ok, output, ops.cast(float("nan"), output.dtype))
         results = (output,)
         if return_attention_scores:
             results += (weights,)

@@ -1,11 +1,13 @@
 """Token embeddings with a tied output projection (Press and Wolf 2017; GPT)."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from kerasnlp_lite.utils.validation import (
     check_float_dtype,
     check_ids_in_range,
+    checked_in_range,
     check_integer_dtype,
     check_positive_int,
     fresh_initializer,
@@ -28,8 +30,9 @@ class TokenEmbedding(keras.layers.Layer):
 
     Call arguments:
         token_ids: int `[B, T]` (any shape) in `[0, V)`. Out-of-range ids
-            raise ValueError in eager mode; inside graphs
-            (tf.function, TFLite, XLA) this layer does not check them.
+            raise ValueError in eager mode and fail Assert ops naming
+            `token_ids` in a tf.function; under XLA and in TFLite (which
+            drop asserts) their rows are NaN, never another token's row.
 
     Returns:
         `[B, T, D]` in the compute dtype.
@@ -63,8 +66,18 @@ class TokenEmbedding(keras.layers.Layer):
 
     def call(self, token_ids):
         check_integer_dtype(token_ids, "token_ids")
-        check_ids_in_range(token_ids, self.vocabulary_size, "token_ids")
-        return ops.take(ops.cast(self.embeddings, self.compute_dtype), token_ids, axis=0)
+        table = ops.cast(self.embeddings, self.compute_dtype)
+        if tf.executing_eagerly() or isinstance(token_ids, keras.KerasTensor):
+            check_ids_in_range(token_ids, self.vocabulary_size, "token_ids")
+            return ops.take(table, token_ids, axis=0)
+        # In a graph, Assert ops name the input (a tf.function fails with our message). XLA and the
+        # TFLite converter drop asserts, and a gather there wraps -1 to V-1 or clamps V: an
+        # out-of-range id reads a NaN row instead, so the error shows (a NaN loss stops `train`)
+        # rather than another token's embedding.
+        token_ids = checked_in_range(token_ids, self.vocabulary_size, "token_ids", "token ids", "vocabulary_size")
+        in_range = ops.logical_and(token_ids >= 0, token_ids < self.vocabulary_size)
+        embedded = ops.take(table, token_ids, axis=0)
+        return ops.where(ops.expand_dims(in_range, -1), embedded, ops.cast(float("nan"), embedded.dtype))
 
     def logits(self, hidden):
         """Tied output projection: `[..., D]` -> `[..., V]` = hidden @ W_e^T.

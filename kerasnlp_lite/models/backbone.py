@@ -102,6 +102,16 @@ class Backbone(keras.Model):
         check_input_values(self, inputs)
         return super().call(inputs, training=training, mask=mask)
 
+    def predict(self, x, batch_size=None, **kwargs):
+        """`keras.Model.predict`, with in-memory id inputs checked first (one numpy pass).
+
+        In the compiled predict step a bad id would fail deep in a gather, or
+        (under XLA) read a NaN row; here it is a ValueError naming the input.
+        """
+        check_input_keys(self, x)
+        check_input_values(self, x)
+        return super().predict(x, batch_size=batch_size, **kwargs)
+
     @classmethod
     def presets(cls):
         """Names of the presets of this class."""

@@ -20,6 +20,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from kerasnlp_lite.tokenizers.tokenizer import Tokenizer, check_valid_utf8, to_string_tensor
+from kerasnlp_lite.utils.validation import checked_in_range
 
 _BASE64_PREFIX = "base64:"
 
@@ -132,9 +133,8 @@ class SentencePieceTokenizer(Tokenizer):
 
         Raises:
             ValueError: eagerly, for an id outside [0, vocabulary_size). In a
-                graph the kernel itself fails ("Sentencepiece conversion
-                failed", InternalError); no check op is added so that the
-                graph still converts to TFLite.
+                graph, Assert ops fail with the same message (InvalidArgumentError);
+                the TFLite converter drops them (`LiteRunner` checks ids).
         """
         if not isinstance(ids, (tf.Tensor, tf.RaggedTensor)):
             nested = isinstance(ids, (list, tuple)) and any(isinstance(x, (list, tuple, np.ndarray)) for x in ids)
@@ -156,6 +156,10 @@ class SentencePieceTokenizer(Tokenizer):
             bad = tf.boolean_mask(flat, (flat < 0) | (flat >= self.vocabulary_size)).numpy()
             if bad.size:
                 raise ValueError(f"`ids` must be in [0, {self.vocabulary_size}), got {bad[:5].tolist()}.")
+        else:
+            # Assert ops naming `ids` (the kernel's own error says only "conversion failed"); the TFLite
+            # converter drops them, and `LiteRunner` checks ids on device.
+            ids = checked_in_range(ids, self.vocabulary_size, "ids", "token ids", f"vocabulary_size = {self.vocabulary_size}")
         return self._tokenizer.detokenize(ids)
 
     def get_config(self):

@@ -64,8 +64,7 @@ def _resume_changed_interval(s):
 def _resume_deleted_checkpoint(s):
     out = _interrupted_run(s, "deleted")
     for path in _backup_files(out):
-        if not path.endswith("training_metadata.json"):
-            os.remove(path)
+        os.remove(path)
     return _resume(out)
 
 
@@ -152,13 +151,15 @@ def cases():
         C("training.get_strategy", "kind='gpu_cluster'", lambda s: training.get_strategy("gpu_cluster")),
         C("training.configure_logical_cpus", "count=0", lambda s: training.configure_logical_cpus(0)),
         C("training.build_model", "vocabulary_size=0", lambda s: training.build_model(config(), 0)),
-        C("training.restored_step", "a config whose out folder has a garbled training_metadata.json",
-          _garbled_metadata, kind=FILE),
+        C("training.restored_step", "a run whose only checkpoint manifest is garbled", _garbled_metadata, kind=FILE),
         # Resume.
         C("training.train", "resume with another checkpoint_every", _resume_changed_interval, kind=RESUME,
-          timeout=240),
-        C("training.train", "resume after the checkpoint files were deleted (metadata kept)",
-          _resume_deleted_checkpoint, kind=RESUME, timeout=240),
+          timeout=240, expect="documented: allowed (the checkpoint stores its step); resumes at step 2",
+          check=lambda result: result.initial_step == 2),
+        C("training.train", "resume after every checkpoint file was deleted",
+          _resume_deleted_checkpoint, kind=RESUME, timeout=240,
+          expect="documented: no checkpoint left, so a fresh run from step 0 (never fresh weights at a later step)",
+          check=lambda result: result.initial_step == 0),
         C("training.train", "resume from a corrupted checkpoint", _resume_corrupted_checkpoint, kind=RESUME,
           timeout=240),
         C("training.train", "resume with another sequence_length", _resume_other_sequence_length, kind=RESUME,
@@ -226,9 +227,9 @@ def _truncated_tiny_gpt2(s):
 
 
 def _garbled_metadata(s):
-    out = s.path("garbled_run")
-    folder = os.path.join(out, "backup", "worker_0")
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "training_metadata.json"), "w") as f:
-        f.write("{not json")
-    return training.restored_step(training.TrainConfig(out=out))
+    out = _interrupted_run(s, "garbled_manifest")
+    manifests = [p for p in _backup_files(out) if p.endswith(".json")]
+    for path in manifests:
+        with open(path, "w") as f:
+            f.write("{not json")
+    return training.restored_step(training.TrainConfig(out=out, **TINY))

@@ -212,6 +212,16 @@ class Seq2SeqBackbone(Backbone):
                 raise ValueError(
                     f"`max_length`={max_length} exceeds the backbone's max_sequence_length={self.max_sequence_length}."
                 )
+        mask = encoder_padding_mask
+        mask_shape = tuple(mask.shape) if hasattr(mask, "shape") else np.shape(mask)
+        output_shape = tuple(encoder_output.shape)
+        if len(mask_shape) != 2 or any(
+            m is not None and o is not None and m != o for m, o in zip(mask_shape, output_shape[:2])
+        ):
+            raise ValueError(
+                f"`encoder_padding_mask` must have shape [batch, source_length] = {output_shape[:2]} (from "
+                f"`encoder_output` {output_shape}), got {mask_shape}."
+            )
         batch_size = ops.shape(encoder_output)[0]
         self_caches, cross_caches = [], []
         for block in self.decoder_blocks:
