@@ -166,3 +166,35 @@ def test_position_embedding_tensor_start_index_past_the_table():
         call(tf.constant(7))
     # The last start that fits still runs, in the same graph, and reads the last two rows.
     np.testing.assert_allclose(call(tf.constant(6))[0], layer.embeddings.numpy()[6:8])
+
+
+# --- graph and XLA paths of the id / cache-index checks ----------------------------------------
+@pytest.mark.parametrize("bad", [-1, 10])
+def test_token_embedding_graph_asserts_and_xla_nan_rows(bad):
+    layer = TokenEmbedding(vocabulary_size=10, hidden_dim=4)
+    ids = tf.constant([[1, bad]])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="`token_ids` must be token ids in"):
+        tf.function(layer)(ids)
+    out = tf.function(layer, jit_compile=True)(ids).numpy()
+    assert np.isfinite(out[0, 0]).all() and np.isnan(out[0, 1]).all()  # never another token's row
+
+
+def test_mha_graph_cache_index_asserts_and_xla_nan():
+    layer = MultiHeadAttention(num_heads=2, key_dim=4)
+    query = np.ones((1, 1, 8), "float32")
+    layer(query, query)
+    cache = (np.zeros((1, 2, 6, 4), "float32"), np.zeros((1, 2, 6, 4), "float32"))
+
+    def step(index):
+        return layer(query, cache=cache, cache_index=index, use_causal_mask=True)[0]
+
+    with pytest.raises(tf.errors.InvalidArgumentError, match="`cache_index` must be cache slots"):
+        tf.function(step)(tf.constant(6))
+    assert np.isnan(tf.function(step, jit_compile=True)(tf.constant(-1)).numpy()).all()
+    assert np.isfinite(tf.function(step, jit_compile=True)(tf.constant(5)).numpy()).all()
+
+
+def test_encoder_block_padding_mask_of_another_length():
+    block = TransformerEncoderBlock(num_heads=2, intermediate_dim=16)
+    with pytest.raises(ValueError, match="`padding_mask` must have shape"):
+        block(np.ones((1, 4, 8), "float32"), padding_mask=np.ones((1, 5), "int32"))

@@ -322,3 +322,12 @@ def test_rnn_models_ids_out_of_range():
         bilm({"token_ids": np.array([[1, V_SMALL]], "int32")})
     with pytest.raises(ValueError, match="`token_ids`"):
         bilm(np.array([[1, V_SMALL]], "int32"))
+
+
+def test_backbone_predict_checks_in_memory_ids(classifier):
+    backbone = classifier.backbone
+    x = _classifier_x([[0, 0, 0]])
+    x["token_ids"] = x["token_ids"].copy()
+    x["token_ids"][0, 1] = backbone.vocabulary_size
+    with pytest.raises(ValueError, match="`token_ids` must hold ids in"):
+        backbone.predict(x, verbose=0)

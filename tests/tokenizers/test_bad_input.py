@@ -197,3 +197,9 @@ def test_long_inputs_lose_nothing(bpe, sentence_piece, word_piece):
     # Accents stripped; each CJK character a word of its own, which this ASCII vocabulary lacks.
     plain = text.replace("ï", "i").replace("é", "e").replace("日本語", " 日 本 語 ")
     assert words == [word if word.isascii() else "[UNK]" for word in _bert_words(plain)]
+
+
+def test_sentencepiece_detokenize_out_of_range_in_a_graph_names_ids(sentence_piece):
+    tokenizer = sentence_piece[0]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="`ids` must be token ids"):
+        tf.function(tokenizer.detokenize)(tf.constant([[1, tokenizer.vocabulary_size]]))
