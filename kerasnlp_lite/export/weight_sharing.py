@@ -136,7 +136,6 @@ def dedupe_buffers(content, min_bytes=1024):
     import hashlib
 
     import flatbuffers
-    from ai_edge_litert import schema_py_generated as schema
 
     model = unpack_model(content)
     first, remap = {}, {}

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from kerasnlp_lite import models
 from tests.census.harness import Case, warned, warns_about
-from tests.census.shared import LENGTH, MAX_LEN, SMALL, V
+from tests.census.shared import LENGTH, MAX_LEN, V
 
 IDS = "ids out of range"
 CACHE = "cache_index"
