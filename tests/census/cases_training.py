@@ -11,10 +11,9 @@ import json
 import os
 import shutil
 
-import keras
-
 from kerasnlp_lite import training
 from tests.census.harness import Case, Clear, Deep
+from tests.training._processes import Interrupted, interrupt_after_first_checkpoint
 
 ARG = "argument"
 RESUME = "training resume"
@@ -25,23 +24,13 @@ TINY = dict(model="gpt2_tiny", global_batch_size=2, sequence_length=16, vocabula
             dropout=0.0, verbose=0, steps=4, checkpoint_every=2)
 
 
-class _Interrupted(Exception):
-    pass
-
-
-class _InterruptAfterFirstCheckpoint(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == 0:
-            raise _Interrupted()
-
-
 def _interrupted_run(s, name):
     """A run folder holding the checkpoint of step 2 of 4 (a copy of one interrupted run, made once)."""
     source = s.path("interrupted_run")
     if not os.path.exists(source):
         try:
-            training.train(training.TrainConfig(out=source, **TINY), callbacks=[_InterruptAfterFirstCheckpoint()])
-        except _Interrupted:
+            training.train(training.TrainConfig(out=source, **TINY), callbacks=[interrupt_after_first_checkpoint()])
+        except Interrupted:
             pass
     target = s.path(name)
     shutil.copytree(source, target)

@@ -51,3 +51,23 @@ def weights(arrays, kind, which="weights"):
 def max_weight_diff(a, b):
     assert len(a) == len(b) and len(a) > 0
     return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
+
+
+class Interrupted(Exception):
+    """Raised by `InterruptAfterFirstCheckpoint`: an in-process stand-in for a crash after step one's epoch."""
+
+
+def interrupt_after_first_checkpoint():
+    """A Keras callback that raises `Interrupted` at the end of the first epoch.
+
+    `train` runs its checkpoint callback before the ones it is given, so the
+    first epoch's checkpoint is on disk when this raises.
+    """
+    import keras
+
+    class InterruptAfterFirstCheckpoint(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                raise Interrupted()
+
+    return InterruptAfterFirstCheckpoint()

@@ -9,7 +9,6 @@ import os
 import sys
 import typing
 
-import keras
 import numpy as np
 import pytest
 
@@ -19,7 +18,7 @@ from kerasnlp_lite.training.cli import TRAIN_FLAGS, add_train_parser, config_fro
 from kerasnlp_lite.training.optimizers import DECAYS
 from kerasnlp_lite.training.strategy import STRATEGY_KINDS
 from kerasnlp_lite.training.trainer import DTYPES
-from tests.training._processes import run_process
+from tests.training._processes import Interrupted, interrupt_after_first_checkpoint, run_process
 
 
 def _parse(argv):
@@ -94,17 +93,6 @@ TINY = dict(model="gpt2_tiny", global_batch_size=2, sequence_length=16, vocabula
             dropout=0.0, verbose=0)
 
 
-class _Interrupted(Exception):
-    pass
-
-
-class _InterruptAfterFirstCheckpoint(keras.callbacks.Callback):
-    # `train` runs its checkpoint callback before the ones it is given: the first epoch's checkpoint is on disk.
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == 0:
-            raise _Interrupted()
-
-
 @pytest.mark.slow
 def test_shorter_last_interval_resumes_exactly(tmp_path):
     # 110 steps: checkpoints every min(100, 110) = 100 steps, then a 10-step last epoch (the fewest steps
@@ -112,8 +100,8 @@ def test_shorter_last_interval_resumes_exactly(tmp_path):
     config = dict(TINY, steps=110, steps_per_execution=10)
     straight = train(TrainConfig(out=str(tmp_path / "straight"), **config))
     assert int(straight.model.optimizer.iterations.numpy()) == 110 and len(straight.history["loss"]) == 2
-    with pytest.raises(_Interrupted):
-        train(TrainConfig(out=str(tmp_path / "resumed"), **config), callbacks=[_InterruptAfterFirstCheckpoint()])
+    with pytest.raises(Interrupted):
+        train(TrainConfig(out=str(tmp_path / "resumed"), **config), callbacks=[interrupt_after_first_checkpoint()])
     # The checkpoint stores its step: a rerun with another interval resumes at that step (it used to map the
     # restored epoch to epoch x new interval and end short, exit code 0), here in one 10-step epoch.
     resumed = train(TrainConfig(out=str(tmp_path / "resumed"), **dict(config, checkpoint_every=10)))
