@@ -6,7 +6,10 @@ Every `benchmarks/*.py` module that defines `run(quick=False) -> dict` takes
 part. `run` returns `{"rows": [...]}`, each row a dict with `name`, `ours`,
 `anchor`, `ratio` (ours / anchor) and `unit`, optionally `goal` (the ratio
 issue #19 asks for) and `better` ("lower" for times, "higher" for
-throughput), plus any settings worth keeping. Each module runs in its own
+throughput), plus any settings worth keeping. A row whose `ratio` is None is
+informational (a file size, a prefill time): kept in the JSON, not charted.
+Where a goal is absolute (on-device tokens/s), the row's `anchor` is that goal
+and `anchor_is_goal` is true. Each module runs in its own
 child process (a fresh TensorFlow: dtype policies, thread pools and leaked
 converter memory do not carry over) and a module that fails is recorded
 under `errors` instead of stopping the others.
@@ -135,8 +138,20 @@ def run_module(path, quick, timeout):
             return check_rows(json.load(f), name), None
 
 
+def charted(rows):
+    """The rows with a ratio: informational rows (`ratio` None: a file size, a prefill time) stay in the JSON only."""
+    return [row for row in rows if row.get("ratio") is not None]
+
+
+def describe(row):
+    ratio = "-" if row.get("ratio") is None else f"{float(row['ratio']):.3f}"
+    goal = "" if row.get("goal") is None else f", goal {row['goal']}"
+    return f"  {row['name']}: ratio {ratio}{goal} ({row['ours']} vs {row['anchor']} {row['unit']})"
+
+
 def draw_chart(rows, path, use_matplotlib=True):
     """One bar per row's ratio, a line at 1 and a short mark at each row's `goal`; writes `path` (PNG)."""
+    rows = charted(rows)
     labels = [row["name"] for row in rows]
     ratios = [float(row["ratio"]) for row in rows]
     goals = [row.get("goal") for row in rows]
@@ -211,16 +226,16 @@ def main(argv=None):
             report["errors"].append(error)
             print(f"  failed: {error}", flush=True)
         for row in rows:
-            print(f"  {row['name']}: ratio {float(row['ratio']):.3f} ({row['ours']} vs {row['anchor']} {row['unit']})")
+            print(describe(row), flush=True)
     report["load_average_after"] = load_average()
     os.makedirs(args.out, exist_ok=True)
     json_path = os.path.join(args.out, "latest.json")
     with open(json_path, "w") as f:
         json.dump(report, f, indent=2, default=float)
     png_path = os.path.join(args.out, "latest.png")
-    if report["rows"]:
+    if charted(report["rows"]):
         draw_chart(report["rows"], png_path, use_matplotlib=not args.no_matplotlib)
-    print(f"wrote {json_path}" + (f" and {png_path}" if report["rows"] else " (no rows: no chart)"))
+    print(f"wrote {json_path}" + (f" and {png_path}" if charted(report["rows"]) else " (no ratios: no chart)"))
     return report
 
 

@@ -22,6 +22,7 @@ def run(quick=False):
          "goal": 0.8, "better": "lower"},
         {"name": "fake train", "ours": 150.0, "anchor": 100.0, "ratio": 1.5, "unit": "tokens/s",
          "goal": 1.2, "better": "higher"},
+        {"name": "fake file size", "ours": 129.1, "anchor": None, "ratio": None, "unit": "MB"},
     ]}
 '''
 BROKEN = 'def run(quick=False):\n    raise RuntimeError("boom in the benchmark")\n'
@@ -66,7 +67,8 @@ def test_collector_writes_json_and_png(benchmarks_dir, tmp_path, use_matplotlib)
 
     report = json.loads((out / "latest.json").read_text())
     assert report["quick"] is True
-    assert [row["name"] for row in report["rows"]] == ["fake forward", "fake train"]
+    # An informational row (ratio None) is kept in the JSON; the chart draws the other two.
+    assert [row["name"] for row in report["rows"]] == ["fake forward", "fake train", "fake file size"]
     assert report["rows"][0]["ratio"] == 0.5 and report["rows"][0]["module"] == "fake"
     machine = report["machine"]
     assert machine["cpu_count"] >= 1 and isinstance(machine["cpu_flags"], list)

@@ -228,7 +228,7 @@ def summarize(records):
 
 
 def markdown(records, seconds):
-    """The summary: counts per outcome, per entry point and per kind, and every deep and silent case."""
+    """The summary: counts per outcome, per entry point and per kind, every deep and silent case, then every case."""
     counts = summarize(records)
     entries = sorted({r["entry"] for r in records})
     lines = [
@@ -252,6 +252,13 @@ def markdown(records, seconds):
             detail = f"{r['exception']}: {r['message']}" if r.get("exception") else r["why"]
             lines.append(f"- `{r['entry']}` | {r['bad_input']} | expected: {r['expect']} | got: "
                          f"{detail.replace('|', '/')}" + (f" ({r['why']})" if r.get("exception") else ""))
+    lines += ["", "## Every case", "", "| entry point | bad input | outcome | what was raised or checked |",
+              "|---|---|---|---|"]
+    for r in records:
+        detail = f"{r['exception']}: {r['message']}" if r.get("exception") else r["why"]
+        detail = " ".join(str(detail).split())[:160].replace("|", "/")
+        bad_input = str(r["bad_input"]).replace("|", "/")
+        lines.append(f"| `{r['entry']}` | {bad_input} | {r['outcome']} | {detail} |")
     return "\n".join(lines) + "\n"
 
 
