@@ -51,7 +51,12 @@ def best_time(fn, repeats):
     return min(times)
 
 
-def run(batch_size=256, repeats=3, max_sentences=None):
+def run(quick=False, batch_size=256, repeats=None, max_sentences=None):
+    """Times every side; prints the table and returns {"rows": [...], ...} for benchmarks/run_all.py.
+
+    `quick`: 512 sentences, 1 repeat (a smoke run)."""
+    repeats = repeats or (1 if quick else 3)
+    max_sentences = max_sentences or (512 if quick else None)
     sentences = stdlib_sentences(max_sentences)
     batches = [sentences[i : i + batch_size] for i in range(0, len(sentences), batch_size)]
     tf_batches = [tf.constant(b) for b in batches]
@@ -93,7 +98,16 @@ def run(batch_size=256, repeats=3, max_sentences=None):
     print(f"ratio ours/keras_hub (eager): {rates['kerasnlp_lite eager'] / rates['keras_hub eager']:.2f}")
     print(f"ratio ours/keras_hub (graph): {rates['kerasnlp_lite graph'] / rates['keras_hub graph']:.2f}")
     print(f"ratio ours(graph)/hf tokenizers: {rates['kerasnlp_lite graph'] / rates['hf tokenizers']:.2f}")
-    return rates, agree, n
+    rows = []
+    for mode in ("eager", "graph"):
+        ours_rate, hub_rate = rates[f"kerasnlp_lite {mode}"], rates[f"keras_hub {mode}"]
+        rows.append({"name": f"WordPiece tokenize ({mode}) vs keras_hub", "ours": round(ours_rate),
+                     "anchor": round(hub_rate), "ratio": round(ours_rate / hub_rate, 3), "unit": "sentences/s",
+                     "better": "higher", "batch_size": batch_size, "sentences": n})
+    rows.append({"name": "WordPiece tokenize (graph) vs HF tokenizers (Rust)", "ours": round(rates["kerasnlp_lite graph"]),
+                 "anchor": round(rates["hf tokenizers"]), "ratio": round(rates["kerasnlp_lite graph"] / rates["hf tokenizers"], 3),
+                 "unit": "sentences/s", "better": "higher", "batch_size": batch_size, "sentences": n})
+    return {"rows": rows, "rates": rates, "ids_identical_to_hf": agree, "sentences": n}
 
 
 if __name__ == "__main__":
@@ -102,4 +116,4 @@ if __name__ == "__main__":
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-sentences", type=int, default=None)
     args = parser.parse_args()
-    run(args.batch_size, args.repeats, args.max_sentences)
+    run(batch_size=args.batch_size, repeats=args.repeats, max_sentences=args.max_sentences)
