@@ -234,12 +234,16 @@ def run(quick=False, cache_dir=None, extra=None, json_path=None):
 
     Args:
         quick: dynamic int8 only, 1 repeat of 8 tokens (a smoke run; still one 124M conversion unless cached).
-        cache_dir: folder for the exported files (default: a temporary one).
+        cache_dir: folder for the exported files (default: `$KERASNLP_LITE_BENCHMARK_CACHE/on_device_decode`
+            when that variable is set, else a temporary folder).
         extra: {name: path} of more files of the same model to measure (e.g. a litert-quantizer int4 file).
         json_path: where to write the JSON (default: on_device_decode.json in `cache_dir`).
     """
     import tempfile
 
+    if cache_dir is None and os.environ.get("KERASNLP_LITE_BENCHMARK_CACHE"):
+        # run_all passes only `quick`: this variable lets it reuse exported files between runs.
+        cache_dir = os.path.join(os.environ["KERASNLP_LITE_BENCHMARK_CACHE"], "on_device_decode")
     cache_dir = cache_dir or tempfile.mkdtemp(prefix="on_device_decode_")
     os.makedirs(cache_dir, exist_ok=True)
     modes = {"dynamic_int8": "dynamic_int8"} if quick else {"float32": None, "dynamic_int8": "dynamic_int8"}
