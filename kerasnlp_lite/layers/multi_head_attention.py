@@ -12,7 +12,7 @@ from keras import ops
 
 from kerasnlp_lite.layers.attention import scaled_dot_product_attention
 from kerasnlp_lite.layers.kv_cache import write_cache
-from kerasnlp_lite.layers.masks import causal_mask, merge_masks
+from kerasnlp_lite.layers.masks import causal_mask, merge_masks, zero_padded
 from kerasnlp_lite.layers.relative_position_embedding import RelativePositionEmbedding
 from kerasnlp_lite.layers.rotary_embedding import RotaryEmbedding
 from kerasnlp_lite.utils.validation import (
@@ -292,6 +292,13 @@ class MultiHeadAttention(keras.layers.Layer):
             y = tf.nn.bias_add(y, ops.reshape(ops.cast(bias, x.dtype), (-1,)))
         return ops.transpose(ops.reshape(y, (batch, length, n, h)), (0, 2, 1, 3))
 
+    @staticmethod
+    def _zero_input_rows(bias, like):
+        """The projection of an all-zero input row, `[1, N, 1, H]`: the bias, or zeros."""
+        if bias is None:
+            return ops.zeros((1, like.shape[1], 1, like.shape[3]), like.dtype)
+        return ops.expand_dims(ops.expand_dims(ops.cast(bias, like.dtype), 0), 2)
+
     def _project_self_attention(self, x):
         """Queries, keys and values `[B, N, T, H]` of self-attention (no cache) in one matmul.
 
@@ -352,6 +359,7 @@ class MultiHeadAttention(keras.layers.Layer):
         cache_index=None,
         return_attention_scores=False,
         training=None,
+        key_padding_mask=None,
     ):
         """Attends from `query` to `key`/`value`.
 
@@ -381,6 +389,11 @@ class MultiHeadAttention(keras.layers.Layer):
                 be clamped onto another slot); a graph tensor is the
                 caller's to bound (the decode loop's counter is).
             return_attention_scores: also return weights `[B, N, T, S]`.
+            key_padding_mask: optional `[B, S]`, 0 at padded key positions:
+                their keys and values are those of an all-zero input (the
+                projection biases), so a NaN or inf in a padding slot cannot
+                reach real tokens through the attention matmuls. Self-attention
+                keeps its single fused q/k/v matmul and replaces the padded rows.
 
         Returns:
             `[B, T, output_dim]`; then the attention weights if asked; then
@@ -417,8 +430,16 @@ class MultiHeadAttention(keras.layers.Layer):
         if key is None:
             key = value
 
+        if key_padding_mask is not None and not self_attention:
+            key, value = zero_padded(key, key_padding_mask), zero_padded(value, key_padding_mask)
         if self_attention:
             q, k, v = self._project_self_attention(query)  # [B, N, T, H], [B, N, S, H], [B, N, S, V]
+            if key_padding_mask is not None:
+                # The rows of a zero input: exactly what projecting zero_padded(query) would give.
+                zero_padded(query, key_padding_mask)  # checks the mask's shape against the input
+                keep = ops.expand_dims(ops.expand_dims(as_bool_mask(key_padding_mask, "key_padding_mask"), 1), -1)
+                k = ops.where(keep, k, self._zero_input_rows(self.key_bias, k))
+                v = ops.where(keep, v, self._zero_input_rows(self.value_bias, v))
         else:
             q = self._project(query, self.effective_kernel("query"), self.query_bias)  # [B, N, T, H]
         query_offset = 0 if cache_index is None else cache_index

@@ -5,7 +5,7 @@ Shape legend: B = batch, T = sequence length, D = hidden_dim.
 
 import keras
 
-from kerasnlp_lite.layers.masks import merge_masks, padding_mask_to_attention_mask, zero_padded
+from kerasnlp_lite.layers.masks import merge_masks, padding_mask_to_attention_mask
 from kerasnlp_lite.layers.transformer_block_base import TransformerBlockBase
 from kerasnlp_lite.utils.validation import check_float_dtype, check_rank
 
@@ -83,10 +83,10 @@ class TransformerEncoderBlock(TransformerBlockBase):
 
         def attention(x):
             # Keys/values from padded positions are zeroed, so NaN or inf there cannot reach real tokens.
-            value = None if key_padding_mask is None else zero_padded(x, key_padding_mask)
+            # (MultiHeadAttention keeps its one fused q/k/v matmul and replaces the padded key/value rows.)
             return self.self_attention(
-                x, value, attention_mask=mask, use_causal_mask=use_causal_mask, position_bias=position_bias,
-                training=training,
+                x, attention_mask=mask, use_causal_mask=use_causal_mask, position_bias=position_bias,
+                training=training, key_padding_mask=key_padding_mask,
             )
 
         x = self.residual(inputs, attention, self.self_attention_norm, training)

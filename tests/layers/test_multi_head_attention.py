@@ -149,3 +149,25 @@ def test_tflite_decode_step_parity():
     }
     _, op_names = run_tflite_parity_test(model, data)
     assert "DYNAMIC_UPDATE_SLICE" in op_names
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_key_padding_mask_keeps_the_fused_projection_and_equals_zeroed_keys(use_bias):
+    # Self-attention with `key_padding_mask` (one fused q/k/v matmul, padded key/value rows replaced by the
+    # projection of a zero input) equals attending to an explicitly zeroed key/value input, and a NaN in a
+    # padding slot stays out of the real tokens.
+    from kerasnlp_lite.layers.masks import zero_padded
+
+    layer = MultiHeadAttention(num_heads=2, key_dim=4, use_bias=use_bias, bias_initializer="random_normal")
+    x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+    x[0, 3:] = np.nan
+    padding = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], "int32")
+    mask = padding[:, None, :].astype(bool)
+    fused = np.asarray(layer(x, attention_mask=mask, key_padding_mask=padding))
+    zeroed = zero_padded(x, padding)
+    explicit = np.asarray(layer(x, zeroed, zeroed, attention_mask=mask))
+    np.testing.assert_allclose(fused[0, :3], explicit[0, :3], atol=1e-6)
+    np.testing.assert_allclose(fused[1], explicit[1], atol=1e-6)
+    assert np.isfinite(fused[0, :3]).all() and np.isfinite(fused[1]).all()
+    with pytest.raises(ValueError, match="padding_mask"):
+        layer(x, key_padding_mask=padding[:, :4])
