@@ -149,6 +149,16 @@ def zero_padded(x, padding_mask):
     such values before they reach the logits or the weighted sum. Real
     positions are returned unchanged.
     """
+    keep = padding_keep_mask(x, padding_mask)
+    return ops.where(ops.expand_dims(keep, -1), x, ops.zeros((), x.dtype))
+
+
+def padding_keep_mask(x, padding_mask):
+    """`padding_mask` as a bool `[B, S]` (True at real positions), checked against `x` `[B, S, ...]`.
+
+    Raises:
+        ValueError: naming `padding_mask` when its shape is not `x`'s first two dimensions.
+    """
     keep = as_bool_mask(padding_mask, "padding_mask")
     mask_shape, x_shape = tuple(keep.shape), tuple(x.shape)
     if len(mask_shape) != 2 or any(m is not None and d is not None and m != d for m, d in zip(mask_shape, x_shape)):
@@ -156,4 +166,4 @@ def zero_padded(x, padding_mask):
             f"`padding_mask` must have shape [batch, sequence_length] = {x_shape[:2]} (from the inputs {x_shape}), "
             f"got {mask_shape}."
         )
-    return ops.where(ops.expand_dims(keep, -1), x, ops.zeros((), x.dtype))
+    return keep

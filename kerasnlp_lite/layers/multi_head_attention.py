@@ -12,7 +12,7 @@ from keras import ops
 
 from kerasnlp_lite.layers.attention import scaled_dot_product_attention
 from kerasnlp_lite.layers.kv_cache import write_cache
-from kerasnlp_lite.layers.masks import causal_mask, merge_masks, zero_padded
+from kerasnlp_lite.layers.masks import causal_mask, merge_masks, padding_keep_mask, zero_padded
 from kerasnlp_lite.layers.relative_position_embedding import RelativePositionEmbedding
 from kerasnlp_lite.layers.rotary_embedding import RotaryEmbedding
 from kerasnlp_lite.utils.validation import (
@@ -290,7 +290,12 @@ class MultiHeadAttention(keras.layers.Layer):
         y = tf.matmul(ops.reshape(x, (-1, x.shape[-1])), ops.reshape(ops.cast(kernel, x.dtype), (kernel.shape[0], -1)))
         if bias is not None:
             y = tf.nn.bias_add(y, ops.reshape(ops.cast(bias, x.dtype), (-1,)))
-        return ops.transpose(ops.reshape(y, (batch, length, n, h)), (0, 2, 1, 3))
+        return self._split_heads(y, batch, length, n, h)
+
+    @staticmethod
+    def _split_heads(y, batch, length, n, size):
+        """`[B*T, N*size]` -> `[B, T, N, size]` -> `[B, N, T, size]`."""
+        return ops.transpose(ops.reshape(y, (batch, length, n, size)), (0, 2, 1, 3))
 
     @staticmethod
     def _zero_input_rows(bias, like):
@@ -317,11 +322,8 @@ class MultiHeadAttention(keras.layers.Layer):
             biases = [ops.reshape(ops.cast(b, x.dtype), (-1,)) for b in (self.query_bias, self.key_bias, self.value_bias)]
             y = tf.nn.bias_add(y, ops.concatenate(biases, axis=0))
         q, k, v = tf.split(y, [n * h, n * h, n * vd], axis=1)
-
-        def heads(t, size):  # [B*T, N*size] -> [B, T, N, size] -> [B, N, T, size]
-            return ops.transpose(ops.reshape(t, (batch, length, n, size)), (0, 2, 1, 3))
-
-        return heads(q, h), heads(k, h), heads(v, vd)
+        return (self._split_heads(q, batch, length, n, h), self._split_heads(k, batch, length, n, h),
+                self._split_heads(v, batch, length, n, vd))
 
     def _output_projection(self, attended):
         """`[B, N, T, V]` -> `[B, T, D]` as one 2-D MatMul + BiasAdd (fusable, see above)."""
@@ -431,13 +433,14 @@ class MultiHeadAttention(keras.layers.Layer):
             key = value
 
         if key_padding_mask is not None and not self_attention:
-            key, value = zero_padded(key, key_padding_mask), zero_padded(value, key_padding_mask)
+            same = key is value
+            value = zero_padded(value, key_padding_mask)
+            key = value if same else zero_padded(key, key_padding_mask)
         if self_attention:
             q, k, v = self._project_self_attention(query)  # [B, N, T, H], [B, N, S, H], [B, N, S, V]
             if key_padding_mask is not None:
                 # The rows of a zero input: exactly what projecting zero_padded(query) would give.
-                zero_padded(query, key_padding_mask)  # checks the mask's shape against the input
-                keep = ops.expand_dims(ops.expand_dims(as_bool_mask(key_padding_mask, "key_padding_mask"), 1), -1)
+                keep = ops.expand_dims(ops.expand_dims(padding_keep_mask(query, key_padding_mask), 1), -1)
                 k = ops.where(keep, k, self._zero_input_rows(self.key_bias, k))
                 v = ops.where(keep, v, self._zero_input_rows(self.value_bias, v))
         else:

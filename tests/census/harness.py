@@ -227,6 +227,11 @@ def summarize(records):
     return {outcome: counts.get(outcome, 0) for outcome in ("clear", "ok", "deep", "silent")}
 
 
+def _detail(record):
+    """What a case raised (`Type: message`), or why it was classified so when it raised nothing."""
+    return f"{record['exception']}: {record['message']}" if record.get("exception") else record["why"]
+
+
 def markdown(records, seconds):
     """The summary: counts per outcome, per entry point and per kind, every deep and silent case, then every case."""
     counts = summarize(records)
@@ -249,14 +254,13 @@ def markdown(records, seconds):
         chosen = [r for r in records if r["outcome"] == outcome]
         lines += ["", f"## {outcome} ({len(chosen)})", ""]
         for r in chosen:
-            detail = f"{r['exception']}: {r['message']}" if r.get("exception") else r["why"]
+            detail = _detail(r)
             lines.append(f"- `{r['entry']}` | {r['bad_input']} | expected: {r['expect']} | got: "
                          f"{detail.replace('|', '/')}" + (f" ({r['why']})" if r.get("exception") else ""))
     lines += ["", "## Every case", "", "| entry point | bad input | outcome | what was raised or checked |",
               "|---|---|---|---|"]
     for r in records:
-        detail = f"{r['exception']}: {r['message']}" if r.get("exception") else r["why"]
-        detail = " ".join(str(detail).split())[:160].replace("|", "/")
+        detail = " ".join(str(_detail(r)).split())[:160].replace("|", "/")
         bad_input = str(r["bad_input"]).replace("|", "/")
         lines.append(f"| `{r['entry']}` | {bad_input} | {r['outcome']} | {detail} |")
     return "\n".join(lines) + "\n"
