@@ -48,6 +48,7 @@ import json
 import os
 import tempfile
 
+from kerasnlp_lite.layers.attention import single_query_reductions
 from kerasnlp_lite.utils.validation import is_int
 
 DEFAULT_PREFILL_LENGTHS = (1, 32)
@@ -84,7 +85,8 @@ def build_litertlm_archive(model, max_length, prefill_lengths=DEFAULT_PREFILL_LE
         # Positions are consecutive within a call (the executor numbers them), so the
         # first one places the whole chunk.
         cache = [(inputs[f"kv_cache_k_{i}"], inputs[f"kv_cache_v_{i}"]) for i in range(layers)]
-        hidden, cache = backbone.call_with_cache(inputs["tokens"], cache, inputs["input_pos"][0])  # [1, T, D]
+        with single_query_reductions():  # decode and prefill_1: attention as MUL + SUM (layers/attention.py)
+            hidden, cache = backbone.call_with_cache(inputs["tokens"], cache, inputs["input_pos"][0])  # [1, T, D]
         return hidden, {name: t for name, t in zip(names, [t for pair in cache for t in pair])}
 
     archive = keras.export.ExportArchive()

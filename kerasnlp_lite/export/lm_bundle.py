@@ -54,6 +54,7 @@ from kerasnlp_lite.export.format import (
 from kerasnlp_lite.export.tflite import convert_bundle_in_child
 from kerasnlp_lite.export.verify import check_and_write_bundle, greedy_check
 from kerasnlp_lite.export.weight_sharing import share_tied_embedding
+from kerasnlp_lite.layers.attention import single_query_reductions
 from kerasnlp_lite.utils.validation import is_int
 
 
@@ -91,7 +92,8 @@ def build_causal_lm_archive(
 
     def step(token, cache, index):
         # token [1] at position `index` -> logits [1, V]; expand_dims, not x[:, None] (issue's trap).
-        hidden, cache = backbone.call_with_cache(tf.expand_dims(token, 1), cache, index)
+        with single_query_reductions():  # attention of one position as MUL + SUM (layers/attention.py)
+            hidden, cache = backbone.call_with_cache(tf.expand_dims(token, 1), cache, index)
         return model.compute_logits(hidden[:, 0]), cache
 
     archive = keras.export.ExportArchive()

@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from kerasnlp_lite.export.bound_decoder import BoundDecoder
+from kerasnlp_lite.export.bound_decoder import BoundDecoder, CompiledDecoder
 from kerasnlp_lite.export.format import (
     DECODE,
     DETOKENIZE,
@@ -133,7 +133,10 @@ class LiteRunner:
             }
         self._input_details = {name: r.get_input_details() for name, r in self._runners.items()}
         self._limits = input_limits(self._signatures, self.metadata, self.custom_ops)
-        self._bound = None  # a BoundDecoder, made by the first step-wise `generate`
+        self._content = content  # also held by the interpreter; CompiledDecoder reads it
+        self._bound = None  # the step-wise loop's decoder (`_step_decoder`), made by its first `generate`
+        self.step_decoder = None  # its class name once made
+        self.step_decoder_fallback_reason = None
 
     @property
     def signatures(self):
@@ -327,11 +330,10 @@ class LiteRunner:
         return out["token_ids"][0, : int(out["length"][0])].astype(np.int32)
 
     def _generate_loop(self, prompt, max_new_tokens, top_k, temperature, seed, stops):
-        # The caches stay inside the interpreter (bound_decoder.py): copying them through Python every token
-        # made this loop about 2x slower than the `generate` signature.
+        # The caches never cross into Python (bound_decoder.py): copying them every token made this loop about
+        # 2x slower than the `generate` signature.
         if self._bound is None:
-            names = cache_names(sum(name.startswith("key_cache_") for name in self._signatures[DECODE]["inputs"]))
-            self._bound = BoundDecoder(self._interpreter, names, self.max_length)
+            self._bound = self._step_decoder()
         n = prompt.size
         logits = self._bound.prefill(self._padded(prompt), np.array([n], np.int32))
         rng = _WichmannHill(int(seed))
@@ -343,6 +345,20 @@ class LiteRunner:
                 break
             logits = self._bound.decode(token, n + step)
         return np.concatenate([prompt, np.array(generated, np.int32)])
+
+    def _step_decoder(self):
+        """The loop's prefill/decode driver: `CompiledDecoder` (caches in buffers bound as decode's input and
+        output, updated in place), or `BoundDecoder` (caches in the interpreter's input tensors, one slot copied
+        back per token) where LiteRT's `CompiledModel` cannot load the file. Both give the same logits bit for
+        bit (tests/export/test_generation_export.py); `step_decoder` says which one runs."""
+        names = cache_names(sum(name.startswith("key_cache_") for name in self._signatures[DECODE]["inputs"]))
+        try:
+            decoder = CompiledDecoder(self._content, names, self.max_length, num_threads=self.num_threads)
+        except RuntimeError as error:  # LiteRT's CompiledModel refused the file (e.g. an op it cannot resolve)
+            self.step_decoder_fallback_reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            decoder = BoundDecoder(self._interpreter, names, self.max_length)
+        self.step_decoder = type(decoder).__name__
+        return decoder
 
     def _padded(self, prompt):
         ids = np.zeros((1, self.max_length), np.int32)

@@ -35,6 +35,7 @@ from kerasnlp_lite.export.bundle_signatures import (
 from kerasnlp_lite.export.format import GENERATE, SEQ2SEQ_LM_FORMAT, bundle_metadata, check_quantization
 from kerasnlp_lite.export.tflite import convert_bundle_in_child
 from kerasnlp_lite.export.verify import check_and_write_bundle
+from kerasnlp_lite.layers.attention import single_query_reductions
 from kerasnlp_lite.utils.validation import is_int
 
 
@@ -63,7 +64,8 @@ def build_seq2seq_archive(model, max_length, max_source_length, tokenizer=None, 
         def step(token, flat, index):  # token [1] at position `index` -> logits [1, V]
             state = {"self": [(flat[2 * j], flat[2 * j + 1]) for j in range(num_layers)], "cross": cross,
                      "encoder_padding_mask": mask}
-            hidden, state = backbone.call_with_cache(tf.reshape(token, [1, 1]), state, index)
+            with single_query_reductions():  # attention of one position as MUL + SUM (layers/attention.py)
+                hidden, state = backbone.call_with_cache(tf.reshape(token, [1, 1]), state, index)
             return model.compute_logits(hidden[:, 0]), tuple(t for pair in state["self"] for t in pair)
 
         flat = tuple(t for pair in cache["self"] for t in pair)

@@ -4,7 +4,9 @@ Shape legend: B = batch, N = heads, T = query length, S = key length,
 H = key/query head size, V = value head size.
 """
 
+import contextlib
 import math
+import threading
 
 import keras
 from keras import ops
@@ -22,6 +24,33 @@ from kerasnlp_lite.utils.validation import as_bool_mask, check_float_dtype, chec
 MASK_VALUE = -1e4
 # Floor for the row minimum, so a -inf in `bias` cannot make masked logits -inf.
 _LOGIT_FLOOR = -1e30
+
+_STATE = threading.local()
+
+
+@contextlib.contextmanager
+def single_query_reductions():
+    """Within this context, attention with one query position (a decode step) multiplies and sums instead
+    of two batched matmuls.
+
+    For T = 1, `Q K^T` is `sum_H(q * K)` and `weights V` is `sum_S(weights^T * V)`: the same products,
+    summed in another order. TFLite runs them as MUL + SUM (XNNPack) instead of BATCH_MATMUL, whose
+    `weights V` product with a `[S, V]` right-hand side is slow there: at the GPT-2-small shape (12 layers,
+    caches `[1, 12, 256, 64]`) the attention of one decode step took 3.2 ms as BATCH_MATMULs and 1.5 ms as
+    reductions (1 thread, benchmarks/on_device_decode.py has the whole step). Like `native_cache_writes`,
+    it acts while a function is traced: the export's decode functions enter it inside their bodies.
+    Training and Keras inference keep the matmuls.
+    """
+    previous = getattr(_STATE, "reductions", False)
+    _STATE.reductions = True
+    try:
+        yield
+    finally:
+        _STATE.reductions = previous
+
+
+def _single_query(query):
+    return getattr(_STATE, "reductions", False) and query.shape[2] == 1
 
 
 def scaled_dot_product_attention(
@@ -93,7 +122,10 @@ def scaled_dot_product_attention(
     # on an AVX2 CPU, which made mixed_bfloat16 training 4x slower than
     # KerasHub's); in float32 they time the same. TFLite gets BATCH_MATMUL
     # either way.
-    logits = ops.matmul(query, ops.swapaxes(key, -1, -2))  # [B, N, T, S]
+    if _single_query(query):  # T = 1 (see `single_query_reductions`)
+        logits = ops.expand_dims(ops.sum(query * key, axis=-1), 2)  # [B, N, 1, S]
+    else:
+        logits = ops.matmul(query, ops.swapaxes(key, -1, -2))  # [B, N, T, S]
     # Softmax in float32 whatever the compute dtype: float16/bfloat16 lose too
     # much in the exponent sum.
     logits = ops.cast(logits, "float32")
@@ -116,7 +148,10 @@ def scaled_dot_product_attention(
     if dropout and training:
         weights = keras.random.dropout(weights, dropout, seed=seed)
     weights = ops.cast(weights, compute_dtype)
-    output = ops.matmul(weights, value)  # [B, N, T, V]
+    if _single_query(query):
+        output = ops.sum(ops.swapaxes(weights, -1, -2) * value, axis=2, keepdims=True)  # [B, N, 1, V]
+    else:
+        output = ops.matmul(weights, value)  # [B, N, T, V]
     if return_attention_scores:
         return output, weights
     return output

@@ -302,37 +302,53 @@ def test_float16_bundle(lm, bundle, float16_bundle):
     assert agree > total // 2
 
 
-def test_step_wise_loop_keeps_the_caches_in_the_interpreter(lm, bundle):
-    """BoundDecoder (the step-wise `generate`) gives the copying loop's logits and caches, bit for bit."""
-    from kerasnlp_lite.export.bound_decoder import BoundDecoder
+@pytest.mark.parametrize("driver", ["BoundDecoder", "CompiledDecoder"])
+def test_step_wise_loop_keeps_the_caches_out_of_python(lm, bundle, driver):
+    """BoundDecoder (caches in the interpreter) and CompiledDecoder (caches in buffers bound as decode's input and
+    output, LiteRT's CompiledModel) give the copying loop's logits and caches, bit for bit."""
+    from kerasnlp_lite.export import bound_decoder
     from kerasnlp_lite.export.tflite import make_interpreter
 
     report, copying = bundle
-    with open(report.path, "rb") as f:  # its own interpreter: nothing shared with `copying`
-        interpreter = make_interpreter(model_content=f.read(), tftext_ops=True)
-    bound = BoundDecoder(interpreter, cache_names(NUM_LAYERS), MAX_LENGTH)
-    bound_runner = LiteRunner(report.path, num_threads=1)
+    with open(report.path, "rb") as f:  # its own runtime: nothing shared with `copying`
+        content = f.read()
+    if driver == "BoundDecoder":
+        decoder = bound_decoder.BoundDecoder(
+            make_interpreter(model_content=content, tftext_ops=True), cache_names(NUM_LAYERS), MAX_LENGTH)
+    else:
+        decoder = bound_decoder.CompiledDecoder(content, cache_names(NUM_LAYERS), MAX_LENGTH)
     prompt = lm.preprocessor.tokenize(PROMPTS[1]).numpy()
     padded = np.zeros((1, MAX_LENGTH), np.int32)
     padded[0, : prompt.size] = prompt
     length = np.array([prompt.size], np.int32)
     out = copying.run("prefill", token_ids=padded, length=length)
-    logits = bound.prefill(padded, length)
+    logits = decoder.prefill(padded, length)
     np.testing.assert_array_equal(logits, out["logits"][0])
     for step in range(10):
         token = int(np.argmax(logits))
         index = prompt.size + step
         out = copying.run("decode", token_id=np.array([[token]], np.int32), cache_index=np.array([index], np.int32),
                           **{name: out[name] for name in cache_names(NUM_LAYERS)})
-        logits = bound.decode(token, index)
+        logits = decoder.decode(token, index)
         np.testing.assert_array_equal(logits, out["logits"][0])
-    kept = bound.caches()
+    kept = decoder.caches()
     for name in cache_names(NUM_LAYERS):
         np.testing.assert_array_equal(kept[name], out[name])
     assert np.any(kept["key_cache_0"][:, :, prompt.size + 9] != 0)  # the last step's slot was written
-    # A second generation starts from its own prefill, not from the first one's caches.
-    ids = bound_runner.generate(prompt, 12, use_generate_signature=False)
-    assert ids.tolist() == bound_runner.generate(prompt, 12, use_generate_signature=False).tolist()
+    # A second prefill starts from its own caches, not from the first generation's.
+    np.testing.assert_array_equal(decoder.prefill(padded, length), copying.run(
+        "prefill", token_ids=padded, length=length)["logits"][0])
+
+
+def test_runner_step_wise_generate_uses_compiled_model(lm, bundle):
+    """LiteRunner's step-wise loop runs on CompiledDecoder (the file has tf-text custom ops in its text
+    signatures; CompiledModel still loads it) and matches the in-graph `generate` loop, twice in a row."""
+    report, copying = bundle
+    runner = LiteRunner(report.path, num_threads=1)
+    prompt = lm.preprocessor.tokenize(PROMPTS[1]).numpy()
+    ids = runner.generate(prompt, 12, use_generate_signature=False)
+    assert runner.step_decoder == "CompiledDecoder", runner.step_decoder_fallback_reason
+    assert ids.tolist() == runner.generate(prompt, 12, use_generate_signature=False).tolist()
     assert ids.tolist() == copying.generate(prompt, 12).tolist()
 
 

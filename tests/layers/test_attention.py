@@ -279,3 +279,36 @@ def test_mask_or_bias_may_not_enlarge_the_output():
         scaled_dot_product_attention(q, k, v, bias=np.zeros((2, 3, 4, 5), "float32"))
     with pytest.raises(ValueError, match="`bias` of shape"):  # rank 5
         scaled_dot_product_attention(q, k, v, bias=np.zeros((6, 2, 3, 1, 5), "float32"))
+
+
+@pytest.mark.parametrize("mask_rank", [None, "TS", "BNTS"])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_single_query_reductions_match_numpy_and_the_matmuls(mask_rank, with_bias):
+    """`single_query_reductions` (the export's decode steps): one query position as MUL + SUM, the same
+    result as the batched matmuls, in eager mode and traced; more than one query position is unchanged."""
+    from kerasnlp_lite.layers.attention import single_query_reductions
+
+    b, n, s, h, v = 2, 3, 9, 8, 6
+    q, k, val = _qkv(b, n, 1, s, h, v)
+    mask = None if mask_rank is None else rng.random({"TS": (1, s), "BNTS": (b, n, 1, s)}[mask_rank]) > 0.4
+    bias = rng.standard_normal((1, n, 1, s)).astype("float32") if with_bias else None
+    expected, expected_weights = _reference(q, k, val, None if mask is None else _to_4d(mask), bias=bias)
+    matmuls = scaled_dot_product_attention(q, k, val, attention_mask=mask, bias=bias)
+
+    @tf.function
+    def traced(q, k, val):
+        with single_query_reductions():
+            return scaled_dot_product_attention(q, k, val, attention_mask=mask, bias=bias, return_attention_scores=True)
+
+    with single_query_reductions():
+        eager = scaled_dot_product_attention(q, k, val, attention_mask=mask, bias=bias, return_attention_scores=True)
+    for out, weights in (eager, traced(q, k, val)):
+        assert tuple(out.shape) == (b, n, 1, v)
+        assert_allclose(out, expected, atol=2e-5)
+        assert_allclose(weights, expected_weights, atol=2e-6)
+        assert_allclose(out, matmuls, atol=2e-6)
+    # T > 1 inside the context: the matmul path, bit for bit.
+    q4, k4, v4 = _qkv(b, n, 4, s, h, v)
+    with single_query_reductions():
+        inside = scaled_dot_product_attention(q4, k4, v4)
+    assert_allclose(inside, scaled_dot_product_attention(q4, k4, v4), atol=0)
