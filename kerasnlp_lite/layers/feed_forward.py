@@ -29,6 +29,11 @@ class _LoRADense(keras.layers.Dense):
     file is a plain Dense's.
     """
 
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Keras' own `Dense.quantize` (`model.quantize("int8")` reaches it): Dense refuses subclasses
+        unless `type_check` is off, and this subclass changes only the float call and LoRA saving."""
+        return super().quantize(mode, type_check=False, config=config)
+
     def save_own_variables(self, store):
         if self.lora_enabled:
             keras.layers.Layer.save_own_variables(self, store)

@@ -213,11 +213,23 @@ class Backbone(keras.Model):
 
     def get_config(self):
         # Only the constructor arguments: the graph is rebuilt by __init__.
-        config = {"name": self.name, "trainable": self.trainable, "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": keras.dtype_policies.serialize(self._dtype_map())}
         config.update({key: getattr(self, key) for key in getattr(self, "_config_arguments", [])})
         if getattr(self, "lora_rank", None) is not None:
             config.update({key: getattr(self, key) for key in LORA_CONFIG_KEYS})
         return config
+
+    def _dtype_map(self):
+        """The backbone's dtype policy, or after `quantize` a `DTypePolicyMap` of every quantized layer's
+        policy by path (KerasHub's scheme): every layer passes its `dtype_policy` to the layers it makes, so
+        a backbone rebuilt from this config builds those layers quantized and loads their int8 weights."""
+        if isinstance(self.dtype_policy, keras.dtype_policies.DTypePolicyMap):
+            return self.dtype_policy
+        policy_map = keras.dtype_policies.DTypePolicyMap(default_policy=self.dtype_policy)
+        for layer in self._flatten_layers():
+            if layer.quantization_mode is not None:
+                policy_map[layer.path] = layer.dtype_policy
+        return policy_map if len(policy_map) else self.dtype_policy
 
     @classmethod
     def from_config(cls, config):
