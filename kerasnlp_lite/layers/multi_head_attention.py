@@ -11,6 +11,7 @@ import tensorflow as tf
 from keras import ops
 
 from kerasnlp_lite.layers.attention import scaled_dot_product_attention
+from kerasnlp_lite.layers.int8_weights import Int8Weights
 from kerasnlp_lite.layers.kv_cache import write_cache
 from kerasnlp_lite.layers.masks import causal_mask, merge_masks, padding_keep_mask, zero_padded
 from kerasnlp_lite.layers.relative_position_embedding import RelativePositionEmbedding
@@ -62,7 +63,7 @@ def check_can_enable_lora(layer, rank, lora_alpha=None):
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
-class MultiHeadAttention(keras.layers.Layer):
+class MultiHeadAttention(Int8Weights, keras.layers.Layer):
     """Multi-head attention (Vaswani et al. 2017, section 3.2.2).
 
     The weights have the same shapes as `keras.layers.MultiHeadAttention`
@@ -210,8 +211,13 @@ class MultiHeadAttention(keras.layers.Layer):
                 max_wavelength=self.rotary_max_wavelength, dtype=self.dtype_policy, name="rotary"
             )
         self.built = True
+        self._build_int8()  # a layer rebuilt from a quantized config (int8_weights.py)
         if self.lora_rank:
             self.enable_lora(self.lora_rank, self.lora_alpha)
+
+    def _int8_kernels(self):
+        # q/k/v [D, N, H]: one scale per (head, unit); output [N, V, D]: one per output unit.
+        return [("query_kernel", (0,)), ("key_kernel", (0,)), ("value_kernel", (0,)), ("output_kernel", (0, 1))]
 
     def enable_lora(self, rank, lora_alpha=None, a_initializer="he_uniform", b_initializer="zeros"):
         """Freezes the four projection kernels and adds a trainable low-rank update to each.
@@ -271,7 +277,7 @@ class MultiHeadAttention(keras.layers.Layer):
         rank) * A @ B` reshaped to the kernel's shape, in float32 (the same
         expression `merge_lora` folds into plain weights).
         """
-        kernel = getattr(self, f"{name}_kernel")
+        kernel = self.dequantized(f"{name}_kernel")  # int8 * scale after `quantize("int8")`
         if not self.lora_enabled:
             return kernel
         a, b = getattr(self, f"{name}_lora_kernel_a"), getattr(self, f"{name}_lora_kernel_b")

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from kerasnlp_lite.layers.int8_weights import Int8Weights
 from kerasnlp_lite.utils.validation import (
     check_float_dtype,
     check_ids_in_range,
@@ -15,7 +16,7 @@ from kerasnlp_lite.utils.validation import (
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
-class TokenEmbedding(keras.layers.Layer):
+class TokenEmbedding(Int8Weights, keras.layers.Layer):
     """A `[vocabulary_size, hidden_dim]` lookup table, also usable as the output layer.
 
     GPT (Radford et al. 2018, eq. 2) ties the input and output embeddings:
@@ -63,20 +64,29 @@ class TokenEmbedding(keras.layers.Layer):
             name="embeddings", shape=(self.vocabulary_size, self.hidden_dim), initializer=fresh_initializer(self.embeddings_initializer)
         )
         self.built = True
+        self._build_int8()  # a layer rebuilt from a quantized config (int8_weights.py)
+
+    def _int8_kernels(self):
+        return [("embeddings", (1,))]  # one scale per vocabulary row (the tied logits' output channel)
+
+    def _lookup(self, token_ids):
+        if self.quantization_mode == "int8":  # int8 rows times their scales, not the whole table dequantized
+            rows = ops.cast(ops.take(self.embeddings, token_ids, axis=0), "float32")
+            return ops.cast(rows * ops.take(self.embeddings_scale, token_ids, axis=0), self.compute_dtype)
+        return ops.take(ops.cast(self.embeddings, self.compute_dtype), token_ids, axis=0)
 
     def call(self, token_ids):
         check_integer_dtype(token_ids, "token_ids")
-        table = ops.cast(self.embeddings, self.compute_dtype)
         if tf.executing_eagerly() or isinstance(token_ids, keras.KerasTensor):
             check_ids_in_range(token_ids, self.vocabulary_size, "token_ids")
-            return ops.take(table, token_ids, axis=0)
+            return self._lookup(token_ids)
         # In a graph, Assert ops name the input (a tf.function fails with our message). XLA and the
         # TFLite converter drop asserts, and a gather there wraps -1 to V-1 or clamps V: an
         # out-of-range id reads a NaN row instead, so the error shows (a NaN loss stops `train`)
         # rather than another token's embedding.
         token_ids = checked_in_range(token_ids, self.vocabulary_size, "token_ids", "token ids", "vocabulary_size")
         in_range = ops.logical_and(token_ids >= 0, token_ids < self.vocabulary_size)
-        embedded = ops.take(table, token_ids, axis=0)
+        embedded = self._lookup(token_ids)
         return ops.where(ops.expand_dims(in_range, -1), embedded, ops.cast(float("nan"), embedded.dtype))
 
     def logits(self, hidden):
@@ -95,7 +105,7 @@ class TokenEmbedding(keras.layers.Layer):
             )
         if not self.built:
             self.build()
-        return ops.matmul(hidden, ops.transpose(ops.cast(self.embeddings, hidden.dtype)))
+        return ops.matmul(hidden, ops.transpose(ops.cast(self.dequantized("embeddings"), hidden.dtype)))
 
     def compute_output_shape(self, token_ids_shape):
         return tuple(token_ids_shape) + (self.hidden_dim,)
