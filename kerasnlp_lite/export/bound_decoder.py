@@ -185,8 +185,9 @@ class CompiledDecoder:
     operand and result are then the same memory, writes only the new slot instead of copying the whole
     cache (TFLite's kernel skips the copy when they alias; about 19 MB per token at the GPT-2-small shape,
     ~1 ms of a 12 ms int8 step). This is how LiteRT-LM and an app's own loop hold the caches
-    ("buffers the caller owns"); `BoundDecoder` is the fallback for files `CompiledModel` cannot load
-    (custom ops, e.g. a tokenizer's).
+    ("buffers the caller owns"); `BoundDecoder` is `LiteRunner`'s fallback for a file `CompiledModel`
+    refuses (our bundles with tf-text ops in their text signatures load: prefill/decode do not use them).
+    The runtime holds its own copy of the packed weights, beside the runner's interpreter.
 
     Args and raises: as `BoundDecoder`, with the file's bytes instead of an interpreter (`content`).
     """
