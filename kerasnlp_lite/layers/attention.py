@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 from kerasnlp_lite.layers.masks import _check_broadcastable_to
+from kerasnlp_lite.utils.trace_flags import switched_on
 from kerasnlp_lite.utils.validation import as_bool_mask, check_float_dtype, check_rank, check_rate, dtype_name
 
 # Masked logits are set this far *below the row's smallest logit*: a finite
@@ -41,12 +42,8 @@ def single_query_reductions():
     it acts while a function is traced: the export's decode functions enter it inside their bodies.
     Training and Keras inference keep the matmuls.
     """
-    previous = getattr(_STATE, "reductions", False)
-    _STATE.reductions = True
-    try:
+    with switched_on(_STATE, "reductions"):
         yield
-    finally:
-        _STATE.reductions = previous
 
 
 def _single_query(query):

@@ -26,6 +26,8 @@ import threading
 import tensorflow as tf
 from keras import ops
 
+from kerasnlp_lite.utils.trace_flags import switched_on
+
 _STATE = threading.local()
 
 
@@ -37,12 +39,8 @@ def native_cache_writes():
     body, so that every retrace sees it. Only for graphs that run in
     TensorFlow without XLA; never for a graph that is exported to TFLite.
     """
-    previous = getattr(_STATE, "native", False)
-    _STATE.native = True
-    try:
+    with switched_on(_STATE, "native"):
         yield
-    finally:
-        _STATE.native = previous
 
 
 def write_cache(cache, new, index):
