@@ -36,6 +36,9 @@ interpreter's `_interpreter` attribute (ai-edge-litert 2.3.0).
 
 import contextlib
 import os
+import re
+import sys
+import tempfile
 
 import numpy as np
 
@@ -127,30 +130,38 @@ class BoundDecoder:
         return {name: np.array(self._view(inputs[name], graph)) for name in self.cache_names}
 
 
+# LiteRT's runtime log lines ("INFO: [environment.cc:36] ...", "WARNING: [compiler_plugin.cc:312] ...") and
+# their continuation lines ("└ ...").
+_LITERT_LOG_LINE = re.compile(r"^(?:(?:INFO|WARNING|VERBOSE): \[[\w./-]+:\d+\]|└ )")
+
+
 @contextlib.contextmanager
 def _native_logs_held():
-    """Holds what native code writes to file descriptor 2 inside the block; shows it only if the block raises.
+    """Drops LiteRT's own log lines written to file descriptor 2 inside the block (all of them if it raises).
 
-    LiteRT's runtime logs INFO lines there (accelerator registration, vendor libraries it looked for) with no
-    Python switch to turn them off; they are noise for a Python caller unless something fails.
+    LiteRT's runtime logs INFO lines there while it sets up (accelerator registration, vendor libraries it
+    looked for), with no Python switch to turn them off. Every other line written meanwhile (another thread's,
+    an ERROR) is passed on after the block, so nothing else is lost.
     """
-    import sys
-    import tempfile
-
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as held:
         os.dup2(held.fileno(), 2)
+        failed = False
         try:
             yield
         except BaseException:
-            os.dup2(saved, 2)
-            held.seek(0)
-            sys.stderr.write(held.read().decode("utf-8", "replace"))
+            failed = True
             raise
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+            held.seek(0)
+            lines = held.read().decode("utf-8", "replace").splitlines(keepends=True)
+            kept = lines if failed else [line for line in lines if not _LITERT_LOG_LINE.match(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
 
 
 def _quiet_environment():
@@ -162,8 +173,6 @@ def _quiet_environment():
     """
     global _ENVIRONMENT
     if _ENVIRONMENT is None:
-        import tempfile
-
         import ai_edge_litert
         from ai_edge_litert.environment import Environment, EnvironmentOptions
 
@@ -224,14 +233,18 @@ class CompiledDecoder:
                                cache_index=self._model.create_input_buffer_by_name(DECODE, "cache_index"))
         self._decode_out = dict(self._caches, logits=self._model.create_output_buffer_by_name(DECODE, "logits"))
         self._vocabulary_size = int(self._model.get_output_tensor_details(DECODE)["logits"]["shape"][-1])
+        self._ran = False
 
     def prefill(self, token_ids, length):
         """As `BoundDecoder.prefill`."""
-        with _native_logs_held():  # the first call sets up more of the runtime (and logs it)
+        # The first run sets up more of the runtime (and logs it).
+        with _native_logs_held() if not self._ran else contextlib.nullcontext():
             self._prefill_in["token_ids"].write(np.asarray(token_ids, np.int32))
             self._prefill_in["length"].write(np.asarray(length, np.int32))
             self._model.run_by_name(PREFILL, self._prefill_in, self._prefill_out)
-            return self._logits(self._prefill_out["logits"])
+            logits = self._logits(self._prefill_out["logits"])
+        self._ran = True
+        return logits
 
     def decode(self, token, index):
         """As `BoundDecoder.decode`."""
