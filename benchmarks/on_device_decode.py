@@ -72,23 +72,16 @@ def _per_token_ms(generate, prompt, new_tokens, repeats):
             "median": 1000 * (statistics.median(long) - statistics.median(short)) / new_tokens}
 
 
-def bound_step_ms(interpreter, num_layers, prompt, steps, content=None):
-    """Per-call ms of `BoundDecoder.decode` (caches in the interpreter's input tensors, one slot copied back),
-    or with `content` of `CompiledDecoder.decode` (LiteRT's CompiledModel, caches in buffers bound as decode's
-    input and output: updated in place; what `LiteRunner`'s step-wise loop runs)."""
-    from kerasnlp_lite.export.bound_decoder import BoundDecoder, CompiledDecoder
-    from kerasnlp_lite.export.format import cache_names
-
-    if content is None:
-        bound = BoundDecoder(interpreter, cache_names(num_layers), MAX_LENGTH)
-    else:
-        bound = CompiledDecoder(content, cache_names(num_layers), MAX_LENGTH, num_threads=1)
+def step_ms(decoder, prompt, steps):
+    """Per-call ms of `decoder.decode` after one `prefill` of `prompt`: a `BoundDecoder` (caches in the
+    interpreter's input tensors, one slot copied back) or a `CompiledDecoder` (LiteRT's CompiledModel, caches
+    in buffers bound as decode's input and output: updated in place; what `LiteRunner`'s step-wise loop runs)."""
     padded = np.zeros((1, MAX_LENGTH), np.int32)
     padded[0, : len(prompt)] = prompt
-    logits, times = bound.prefill(padded, np.array([len(prompt)], np.int32)), []
+    logits, times = decoder.prefill(padded, np.array([len(prompt)], np.int32)), []
     for step in range(steps):
         start = time.perf_counter()
-        logits = bound.decode(int(np.argmax(logits)), len(prompt) + step)
+        logits = decoder.decode(int(np.argmax(logits)), len(prompt) + step)
         times.append(1000 * (time.perf_counter() - start))
     return times
 
@@ -154,6 +147,8 @@ def prefill_ms(runner, length):
 
 def measure_file(path, repeats, new_tokens, num_layers=12):
     """All timings of one file (see module docstring); each a {median, min, max} over `repeats`."""
+    from kerasnlp_lite.export.bound_decoder import BoundDecoder, CompiledDecoder
+    from kerasnlp_lite.export.format import cache_names
     from kerasnlp_lite.export.runner import LiteRunner
     from kerasnlp_lite.export.tflite import make_interpreter
 
@@ -171,9 +166,10 @@ def measure_file(path, repeats, new_tokens, num_layers=12):
                              repeats)
     for _ in range(repeats):
         rows["copying_step_ms"].append(copying_step_ms(runner, num_layers, prompt, new_tokens))
-        rows["bound_step_ms"].append(statistics.median(bound_step_ms(interpreter, num_layers, prompt, new_tokens)))
-        rows["compiled_step_ms"].append(
-            statistics.median(bound_step_ms(None, num_layers, prompt, new_tokens, content=content)))
+        rows["bound_step_ms"].append(statistics.median(step_ms(
+            BoundDecoder(interpreter, cache_names(num_layers), MAX_LENGTH), prompt, new_tokens)))
+        rows["compiled_step_ms"].append(statistics.median(step_ms(
+            CompiledDecoder(content, cache_names(num_layers), MAX_LENGTH, num_threads=1), prompt, new_tokens)))
         rows["prefill_128_ms"].append(prefill_ms(runner, 128))
         for key, value in step_breakdown(interpreter, num_layers, prompt, new_tokens).items():
             rows[key].append(value)
