@@ -5,8 +5,9 @@ parameters, random weights), max_length 256, exported with `export_causal_lm` (n
 uses the same file, the same prompt, 1 interpreter thread; each timing is repeated and reported as
 min / median / max (the machine may be shared; the rows use medians, prefill its minimum).
 
-Per file (float32, dynamic int8, litert-quantizer int4 with an int8 logits layer (`int4_b32_head_int8`,
-the recipe of benchmarks/on_device_quality.py), and any extra files given with --extra NAME=PATH):
+Per file (float32, dynamic int8, `int4` (what `export_causal_lm(..., quantize="int4")` writes with Google's
+litert-quantizer: int4 feed-forward, int8 attention and logits), `int4_attention_int4` (attention int4 too;
+both recipes of benchmarks/on_device_quality.py), and any extra files given with --extra NAME=PATH):
 
 - `generate_tokens_per_s`: the in-graph loop, (generate(P + 2n) - generate(P + n)) / n tokens.
 - `stepwise_tokens_per_s`: the step of `LiteRunner.generate(..., use_generate_signature=False)`:
@@ -185,7 +186,7 @@ def measure_file(path, repeats, new_tokens, num_layers=12):
 
 # Issue #19's absolute goals for the in-graph loop, 1 thread (tokens/s), and for the step-wise loop (its step
 # time within 1.2x of the in-graph loop's).
-TOKENS_PER_S_GOALS = {"dynamic_int8": 130.0, "int4_b32_head_int8": 200.0, "int4_b32": 200.0}
+TOKENS_PER_S_GOALS = {"dynamic_int8": 130.0, "int4": 200.0, "int4_attention_int4": 200.0}
 STEPWISE_GOAL = 1.2
 
 
@@ -231,8 +232,8 @@ def rows_of(results):
     return rows
 
 
-def quantize_int4(float_path, path, head_bits):
-    """The litert-quantizer int4 recipe of benchmarks/on_device_quality.py (imported by file: this folder is
+def quantize_int4(float_path, path, recipe):
+    """A litert-quantizer int4 recipe of benchmarks/on_device_quality.py (imported by file: this folder is
     not a package), applied to the GPT-2-small float32 file; reuses `path` when present."""
     if os.path.exists(path):
         return path
@@ -242,7 +243,7 @@ def quantize_int4(float_path, path, head_bits):
         "_on_device_quality", os.path.join(os.path.dirname(os.path.abspath(__file__)), "on_device_quality.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.quantize_int4(float_path, path, head_bits=head_bits)
+    return module.quantize_int4(float_path, path, recipe, num_layers=12)
 
 
 def run(quick=False, cache_dir=None, extra=None, json_path=None):
@@ -266,10 +267,11 @@ def run(quick=False, cache_dir=None, extra=None, json_path=None):
     files = {name: export_gpt2_small(os.path.join(cache_dir, f"gpt2_small_{name}.tflite"), mode)
              for name, mode in modes.items()}
     if not quick:
-        # Google's litert-quantizer (test extra): int4 blocks of 32 in the decoder blocks, the logits layer at
-        # int8 (the recipe whose quality benchmarks/on_device_quality.py checks).
-        files["int4_b32_head_int8"] = quantize_int4(
-            files["float32"], os.path.join(cache_dir, "gpt2_small_int4_b32_head_int8.tflite"), head_bits=8)
+        # Google's litert-quantizer (test extra): export_causal_lm(..., quantize="int4")'s recipe, and the same
+        # with int4 attention (their quality: benchmarks/on_device_quality.py).
+        for recipe in ("int4", "int4_attention_int4"):
+            files[recipe] = quantize_int4(
+                files["float32"], os.path.join(cache_dir, f"gpt2_small_{recipe}.tflite"), recipe)
     files.update(extra or {})
     repeats, new_tokens = (1, 8) if quick else (5, 24)
     results = {name: measure_file(path, repeats, new_tokens) for name, path in files.items()}

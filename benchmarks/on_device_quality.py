@@ -8,11 +8,11 @@ once as float32 and once as dynamic int8, and then:
   per-tensor logits weight). `export_causal_lm` now does this itself for dynamic int8, so both files
   are the same bytes; the row stays as a check. (Before, with two copies: 841,904 vs 751,864 bytes,
   perplexity +0.02% vs +0.01%, top-1 agreement 0.985 both.)
-- `int4_b32`: the float32 file quantized with Google's litert-quantizer (dynamic int4 weights, blocks
-  of 32, FULLY_CONNECTED ops; the embedding lookup stays float) and its per-subgraph weight copies merged
-  (`dedupe_buffers`);
-- `int4_b32_head_int8`: the same with the logits layer at int8 (one scale per row), as LiteRT-LM's
-  mixed recipes keep embeddings at 8 bits.
+- `int4`: what `export_causal_lm(..., quantize="int4")` writes (kerasnlp_lite/export/int4.py: Google's
+  litert-quantizer; feed-forward weights int4 in blocks of 32, attention projections and the logits
+  layer int8 per channel; the embedding lookup stays float), from the float32 file;
+- `int4_attention_int4`: the same with the attention projections at int4 too;
+- `int4_b32`: every FULLY_CONNECTED at int4 in blocks of 32, the logits layer included.
 
 Per file, on the held-out sentences, teacher-forced through `BoundDecoder` (prefill of the first token,
 then one `decode` per token): perplexity, its change vs float32, and top-1 agreement with float32 per
@@ -113,32 +113,34 @@ def evaluate(files, sequences):
     return results
 
 
-def quantize_int4(float_path, path, head_bits=4):
-    """litert-quantizer dynamic weights on FULLY_CONNECTED: int4 in blocks of 32 in the decoder blocks, the
-    logits layer (`lm_head`, the tied [V, D] table) at `head_bits` (4: blocks of 32; 8: one scale per row);
-    then the per-subgraph weight copies merged (`dedupe_buffers`).
+def quantize_int4(float_path, path, recipe="int4", num_layers=2):
+    """int4 by Google's litert-quantizer, from the float32 file; identical weight copies merged. `recipe`:
 
-    The regexes match the converter's tensor names (`decoder_block_*`, `lm_head*`); in 0.11.0 the head's
-    regex matches in the `decode` signature and `generate`'s loop body, the per-token paths, while
-    `prefill` and `generate`'s first step keep a float head.
+    - "int4": `export_causal_lm(..., quantize="int4")`'s (kerasnlp_lite/export/int4.py): feed-forward int4 in
+      blocks of 32, attention projections and the logits layer (in every signature) int8 per channel;
+    - "int4_attention_int4": the same with the attention projections int4 too;
+    - "int4_b32": every FULLY_CONNECTED int4 in blocks of 32, the logits layer included.
     """
     from litert_quantizer import quantizer, qtyping, recipe_manager
 
     from kerasnlp_lite.export.format import stamp_checksum
+    from kerasnlp_lite.export.int4 import quantize_int4 as library_int4
     from kerasnlp_lite.export.weight_sharing import dedupe_buffers
 
-    manager = recipe_manager.RecipeManager()
-    blocks, rows = qtyping.QuantGranularity.BLOCKWISE_32, qtyping.QuantGranularity.CHANNELWISE
-    for regex, bits in (("decoder_block.*", 4), ("lm_head.*", head_bits)):
-        manager.add_dynamic_config(regex=regex, operation_name=qtyping.TFLOperationName.FULLY_CONNECTED,
-                                   num_bits=bits, granularity=blocks if bits == 4 else rows)
-    if head_bits == 4:  # every FULLY_CONNECTED, whatever its name
+    with open(float_path, "rb") as f:
+        content = f.read()
+    if recipe in ("int4", "int4_attention_int4"):
+        blocks = [f"decoder_block_{i}" for i in range(num_layers)]
+        content, _ = library_int4(content, blocks, attention_bits=8 if recipe == "int4" else 4)
+    elif recipe == "int4_b32":
         manager = recipe_manager.RecipeManager()
         manager.add_dynamic_config(regex=".*", operation_name=qtyping.TFLOperationName.FULLY_CONNECTED, num_bits=4,
-                                   granularity=blocks)
-    qt = quantizer.Quantizer(float_path)
-    qt.load_quantization_recipe(manager.get_quantization_recipe())
-    content, _ = dedupe_buffers(bytes(qt.quantize().quantized_model))
+                                   granularity=qtyping.QuantGranularity.BLOCKWISE_32)
+        qt = quantizer.Quantizer(bytearray(content))
+        qt.load_quantization_recipe(manager.get_quantization_recipe())
+        content, _ = dedupe_buffers(bytes(qt.quantize().quantized_model))
+    else:
+        raise ValueError(f"unknown recipe {recipe!r}")
     content = stamp_checksum(content)  # the quantizer rewrote the weights on purpose
     with open(path, "wb") as f:
         f.write(content)
@@ -166,8 +168,8 @@ def run(quick=False, out=None):
     files["int8_shared"] = os.path.join(out, "int8_shared.tflite")
     with open(files["int8_shared"], "wb") as f:
         f.write(shared)
-    files["int4_b32"] = quantize_int4(files["float32"], os.path.join(out, "int4_b32.tflite"))
-    files["int4_b32_head_int8"] = quantize_int4(files["float32"], os.path.join(out, "int4_head8.tflite"), head_bits=8)
+    for recipe in ("int4", "int4_attention_int4", "int4_b32"):
+        files[recipe] = quantize_int4(files["float32"], os.path.join(out, f"{recipe}.tflite"), recipe)
     results = evaluate(files, held_out)
     rows = []
     for name, r in results.items():

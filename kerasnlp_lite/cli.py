@@ -11,13 +11,7 @@ import json
 import os
 import sys
 
-from kerasnlp_lite.export.format import (
-    DETOKENIZE,
-    GENERATE,
-    PREFILL,
-    TOKENIZE,
-    UNCALIBRATED_QUANTIZATION_MODES,
-)
+from kerasnlp_lite.export.format import CAUSAL_LM_QUANTIZATION_MODES, DETOKENIZE, GENERATE, PREFILL, TOKENIZE
 
 # `train` flags, one per `TrainConfig` field (kerasnlp_lite/training/trainer.py): name -> (type,
 # default, choices, help). Written out here rather than read from the dataclass because importing
@@ -160,9 +154,10 @@ def build_parser():
     export_parser.add_argument("--model", required=True, help="path of a .keras file (loaded in safe mode)")
     export_parser.add_argument("--format", choices=["tflite", "saved_model", "litertlm"], default="tflite")
     export_parser.add_argument(
-        "--quantize", choices=["none", *(mode for mode in UNCALIBRATED_QUANTIZATION_MODES if mode)], default="none",
-        help="TFLite weight quantization (default: %(default)s; full int8 needs representative data: use the "
-        "Python API export_tflite(..., quantize='int8', representative_data=...))",
+        "--quantize", choices=["none", *(mode for mode in CAUSAL_LM_QUANTIZATION_MODES if mode)], default="none",
+        help="TFLite weight quantization (default: %(default)s; int4: CausalLM only, needs litert-quantizer; full "
+        "int8 needs representative data: use the Python API export_tflite(..., quantize='int8', "
+        "representative_data=...))",
     )
     export_parser.add_argument("--out", required=True, help="output folder")
     export_parser.add_argument(
@@ -271,6 +266,15 @@ def export(args, parser):
     path = os.path.join(args.out, name + ".tflite")
     quantize = None if args.quantize == "none" else args.quantize
     generates = isinstance(model, (CausalLM, Seq2SeqLM))
+    if quantize == "int4":
+        from kerasnlp_lite.export.int4 import require_quantizer
+
+        if not isinstance(model, CausalLM):
+            parser.error(f"--quantize int4 is for a CausalLM, got a {type(model).__name__}")
+        try:
+            require_quantizer()
+        except ImportError as error:
+            parser.error(str(error))
     if generates and args.sequence_length is not None:
         parser.error("--sequence-length is for encoder tasks; a CausalLM / Seq2SeqLM takes --max-length")
     if not generates and args.max_length is not None:

@@ -219,6 +219,8 @@ def test_export_command_writes_a_checked_tflite_file_and_a_saved_model(tmp_path,
     _refused(capsys, ["generate", "--model", tflite_path, "hi"], "is not a generation export")
     assert main(["export", "--model", keras_path, "--format", "saved_model", "--out", str(tmp_path / "sm")]) == 0
     assert json.loads(capsys.readouterr().out)["saved_model"] == str(tmp_path / "sm" / "classifier")
+    _refused(capsys, ["export", "--model", keras_path, "--quantize", "int4", "--out", str(tmp_path / "x")],
+             "--quantize int4 is for a CausalLM")
     loaded = tf.saved_model.load(str(tmp_path / "sm" / "classifier"))
     data = {name: np.ones((2, 16), "int32") for name in ("token_ids", "segment_ids", "padding_mask")}
     outputs = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in data.items()})
@@ -230,7 +232,7 @@ def test_export_command_writes_a_checked_tflite_file_and_a_saved_model(tmp_path,
 def test_export_command_bad_arguments(tmp_path):
     result = _run("export", "--model", str(tmp_path / "missing.keras"), "--out", str(tmp_path))
     assert result.returncode == 2 and "--model must be an existing .keras file" in result.stderr
-    result = _run("export", "--model", "x.keras", "--out", str(tmp_path), "--quantize", "int4")
+    result = _run("export", "--model", "x.keras", "--out", str(tmp_path), "--quantize", "int3")
     assert result.returncode == 2 and "invalid choice" in result.stderr
 
 

@@ -16,9 +16,12 @@ QUANTIZATION_MODES = (None, "float16", "dynamic_int8", "int8")
 UNCALIBRATED_QUANTIZATION_MODES = tuple(mode for mode in QUANTIZATION_MODES if mode != "int8")
 # A LiteRT-LM bundle (litertlm.py): float32 or int8 weights, the two its CPU executor was run with here.
 LITERTLM_QUANTIZATION_MODES = tuple(mode for mode in UNCALIBRATED_QUANTIZATION_MODES if mode != "float16")
+# A causal-LM `.tflite` bundle also offers "int4": int4 feed-forward weights (blocks of 32), int8 attention and
+# logits, written by Google's litert-quantizer after a float32 conversion (int4.py; litert-quantizer installed).
+CAUSAL_LM_QUANTIZATION_MODES = UNCALIBRATED_QUANTIZATION_MODES + ("int4",)
 
 
-def check_quantization(quantize, representative_data=None, calibrated=True):
+def check_quantization(quantize, representative_data=None, calibrated=True, modes=None):
     """Raises ValueError unless `quantize` is a mode the export can write.
 
     Args:
@@ -26,8 +29,11 @@ def check_quantization(quantize, representative_data=None, calibrated=True):
         representative_data: the calibration samples given; "int8" needs them.
         calibrated: False for a generation bundle, which offers
             `UNCALIBRATED_QUANTIZATION_MODES` only.
+        modes: the modes offered, when not those `calibrated` implies
+            (`CAUSAL_LM_QUANTIZATION_MODES`).
     """
-    modes = QUANTIZATION_MODES if calibrated else UNCALIBRATED_QUANTIZATION_MODES
+    if modes is None:
+        modes = QUANTIZATION_MODES if calibrated else UNCALIBRATED_QUANTIZATION_MODES
     if quantize not in modes:
         why = "" if calibrated else " for a generation bundle"
         note = "" if calibrated else " (full int8 needs representative caches, not supported here)"

@@ -44,6 +44,7 @@ from kerasnlp_lite.export.bundle_signatures import (
 )
 from kerasnlp_lite.export.format import (
     CAUSAL_LM_FORMAT,
+    CAUSAL_LM_QUANTIZATION_MODES,
     DECODE,
     GENERATE,
     PREFILL,
@@ -163,7 +164,13 @@ def check_export_args(model, max_length, quantize, max_top_k, max_stop_tokens):
             f"`max_length`={max_length} exceeds the backbone's max_sequence_length={backbone.max_sequence_length} "
             "(the learned position table): lower `max_length`."
         )
-    check_quantization(quantize, calibrated=False)
+    check_quantization(quantize, calibrated=False, modes=CAUSAL_LM_QUANTIZATION_MODES)
+    if quantize == "int4":
+        from kerasnlp_lite.export.int4 import require_quantizer
+
+        if not getattr(backbone, "decoder_blocks", None):
+            raise ValueError(f"quantize='int4' needs a backbone with `decoder_blocks`, got {type(backbone).__name__}.")
+        require_quantizer()  # before the minutes of conversion
     for name, value in (("max_top_k", max_top_k), ("max_stop_tokens", max_stop_tokens)):
         if not is_int(value) or value < 1:
             raise ValueError(f"`{name}` must be an int >= 1, got {value!r}.")
@@ -194,7 +201,11 @@ def export_causal_lm(
             for `tokenize` / `detokenize` (text_graph.py); defaults to the
             model's preprocessor's tokenizer, if any. False (or None without
             a preprocessor): no text signatures, builtins only.
-        quantize: None, "float16" or "dynamic_int8" (`format.UNCALIBRATED_QUANTIZATION_MODES`).
+        quantize: None, "float16", "dynamic_int8" or "int4"
+            (`format.CAUSAL_LM_QUANTIZATION_MODES`). "int4" converts float32,
+            then Google's litert-quantizer (installed separately) writes the
+            decoder blocks' feed-forward weights as int4 (blocks of 32) and
+            the attention and logits weights as int8 (int4.py).
         generate_signature: add the single-call `generate` loop.
         max_top_k: the largest `top_k` the `generate` signature samples
             among (a static `TOPK_V2` width; larger requests are clamped).
@@ -240,7 +251,8 @@ def export_causal_lm(
             metadata[key] = int(value)
     content = convert_bundle_in_child(
         model, tokenizer, timeout, "CausalLM for generation",
-        kind="causal_lm", max_length=int(max_length), quantize=quantize, generate_signature=bool(generate_signature),
+        kind="causal_lm", max_length=int(max_length), quantize=None if quantize == "int4" else quantize,
+        generate_signature=bool(generate_signature),
         max_top_k=int(max_top_k), max_stop_tokens=int(max_stop_tokens),
     )
     if quantize == "dynamic_int8":
@@ -248,6 +260,11 @@ def export_causal_lm(
         # (weight_sharing.py; at GPT-2 small 170 -> 129 MB, perplexity unchanged in benchmarks/on_device_quality.py).
         content, saved = share_tied_embedding(content)
         metadata["tied_embedding_stored_once"] = saved > 0
+    elif quantize == "int4":
+        from kerasnlp_lite.export.int4 import quantize_int4
+
+        content, counts = quantize_int4(content, [block.name for block in backbone.decoder_blocks])
+        metadata["fully_connected_weights"] = counts
     runner, report = check_and_write_bundle(content, metadata, path)
     if check:
         report.greedy_check = greedy_check(model, runner, min(8, int(max_length) // 2))
