@@ -163,6 +163,23 @@ def int8_fraction(model):
     return round(sum(size for size, is_int8 in sizes.values() if is_int8) / total, 3)
 
 
+def weight_bytes(model):
+    """Bytes of the model's weights as stored (int8 variables 1 byte each): what one batch-1 decode step reads."""
+    sizes = {id(v): int(np.prod(v.shape)) * np.dtype(str(v.dtype).replace("bfloat16", "float16")).itemsize
+             for v in model.weights}
+    return sum(sizes.values())
+
+
+def bound_row(name, bandwidth, model_bytes, speed_row, goal):
+    """The bandwidth bound (tokens/s reading `model_bytes` per token at `bandwidth` GB/s) against the goal's speed
+    (`goal` x the anchor's tokens/s): a ratio under 1 means no kernel on this machine reaches the goal."""
+    bound = bandwidth * 1e9 / model_bytes
+    target = goal * speed_row["anchor"]
+    return {"name": name, "ours": round(bound, 2), "anchor": round(target, 2), "ratio": round(bound / target, 3),
+            "unit": "new tokens/s", "better": "higher", "bandwidth_gb_s": round(bandwidth, 2),
+            "weight_mb": round(model_bytes / 2**20, 1)}
+
+
 def run(quick=False, new_tokens=None, prompt_length=32, rounds=None, int8_new_tokens=None, include_int8=True,
         include_jit=True):
     """Times both sides; returns {"rows": [...], "setup": {...}}."""
@@ -192,6 +209,11 @@ def run(quick=False, new_tokens=None, prompt_length=32, rounds=None, int8_new_to
     if include_jit:
         rows.append(speed_row("generate float32 greedy (ours: jit_compile=True)", new_tokens, times["ours_jit"],
                               times["anchor"], goal=2.0, better="higher"))
+    from kerasnlp_lite.export.latency import read_bandwidth_gb_s
+
+    bandwidth = read_bandwidth_gb_s()
+    rows.append(bound_row("generate float32: bandwidth bound vs the goal's speed (2x KerasHub)", bandwidth,
+                          weight_bytes(ours), rows[0], 2.0))
 
     if include_int8:
         # Float32 references over the int8 length, before quantizing in place.
@@ -218,6 +240,8 @@ def run(quick=False, new_tokens=None, prompt_length=32, rounds=None, int8_new_to
             row["ratio"] = None
             row["note"] = "not comparable: a side stored under half its parameters as int8 (see *_int8_fraction)"
         rows.append(row)
+        rows.append(bound_row("generate int8: bandwidth bound vs the goal's speed (3x KerasHub int8)", bandwidth,
+                              weight_bytes(ours), row, 3.0))
     setup["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     return {"benchmark": "generation", "setup": setup, "rows": rows}
 
@@ -236,6 +260,10 @@ def main():
     results = run(args.quick, args.new_tokens, args.prompt_length, args.rounds, args.int8_new_tokens,
                   include_int8=not args.skip_int8, include_jit=not args.skip_jit)
     for row in results["rows"]:
+        if "ours_spread" not in row:  # a bandwidth bound row
+            print(f"{row['name']:60s} bound {row['ours']:8.2f}  goal's speed {row['anchor']:8.2f}  ratio "
+                  f"{row['ratio']}  ({row['weight_mb']} MB at {row['bandwidth_gb_s']} GB/s)", flush=True)
+            continue
         print(f"{row['name']:60s} ours {row['ours']:8.2f} {row['ours_spread']}  KerasHub {row['anchor']:8.2f} "
               f"{row['anchor_spread']}  {row['unit']}  ratio {row['ratio']}  CPU ms/token {row['ours_cpu_ms_per_token']} "
               f"vs {row['anchor_cpu_ms_per_token']}  {row.get('note', '')}", flush=True)

@@ -19,6 +19,10 @@ both recipes of benchmarks/on_device_quality.py), and any extra files given with
   `check_inputs` (LiteRunner's dtype/shape check of the caches, an `astype` copy each), and
   `copying_step` (one `LiteRunner.run("decode", ...)` with the caches fed back: today's copying loop).
 - `prefill_128_ms`: one `prefill` of a 128-token prompt.
+- `decode_bytes`: what one `decode` call reads (its constant weights, one row of a GATHER table, every
+  cache whole) and `floor_tokens_per_s`: those bytes at the best single-thread read bandwidth seen here
+  (numpy, or the float32 file's own decode): the bandwidth bound, the speed no kernel reading each weight
+  once per token beats.
 
 Run from the repository root (conversions of the 124M model take minutes; pass --cache-dir to keep them):
 
@@ -150,6 +154,7 @@ def measure_file(path, repeats, new_tokens, num_layers=12):
     """All timings of one file (see module docstring); each a {median, min, max} over `repeats`."""
     from kerasnlp_lite.export.bound_decoder import BoundDecoder, CompiledDecoder
     from kerasnlp_lite.export.format import cache_names
+    from kerasnlp_lite.export.latency import decode_bytes_per_token
     from kerasnlp_lite.export.runner import LiteRunner
     from kerasnlp_lite.export.tflite import make_interpreter
 
@@ -181,6 +186,7 @@ def measure_file(path, repeats, new_tokens, num_layers=12):
     result["generate_tokens_per_s"] = round(1000 / result["generate_ms"]["median"], 1)
     result["stepwise_tokens_per_s"] = round(1000 / result["compiled_step_ms"]["median"], 1)
     result["step_decoder"] = runner.step_decoder
+    result["decode_bytes"] = decode_bytes_per_token(content)  # kerasnlp_lite.export.latency
     return result
 
 
@@ -188,6 +194,20 @@ def measure_file(path, repeats, new_tokens, num_layers=12):
 # time within 1.2x of the in-graph loop's).
 TOKENS_PER_S_GOALS = {"dynamic_int8": 130.0, "int4": 200.0, "int4_attention_int4": 200.0}
 STEPWISE_GOAL = 1.2
+
+
+def add_bandwidth_floors(results):
+    """Adds `floor_tokens_per_s` per file: the bytes one decode step reads (`decode_bytes`) at the best read
+    bandwidth seen on this machine, 1 thread: numpy's, or the float32 file's own decode (its bytes / its step
+    time), whichever is higher. No kernel reading those bytes once per token can beat it."""
+    achieved = [sum(r["decode_bytes"].values()) / (r["compiled_step_ms"]["median"] / 1000) / 1e9
+                for name, r in results.items() if name == "float32"]
+    from kerasnlp_lite.export.latency import read_bandwidth_gb_s
+
+    bandwidth = max([read_bandwidth_gb_s()] + achieved)
+    for r in results.values():
+        r["bandwidth_gb_s"] = round(bandwidth, 2)
+        r["floor_tokens_per_s"] = round(bandwidth * 1e9 / sum(r["decode_bytes"].values()), 1)
 
 
 def rows_of(results):
@@ -223,6 +243,17 @@ def rows_of(results):
                      "ours": tokens_per_s, "anchor": goal, "anchor_is_goal": goal is not None,
                      "ratio": round(tokens_per_s / goal, 3) if goal else None, "unit": "tokens/s",
                      "goal": 1.0 if goal else None, "better": "higher"})
+        if "floor_tokens_per_s" in r:
+            floor = r["floor_tokens_per_s"]
+            rows.append({"name": f"{name} bandwidth bound tokens/s" + (f" vs goal {goal:.0f}" if goal else ""),
+                         "ours": floor, "anchor": goal, "anchor_is_goal": goal is not None,
+                         "ratio": round(floor / goal, 3) if goal else None, "unit": "tokens/s", "better": "higher",
+                         "bandwidth_gb_s": r["bandwidth_gb_s"]})
+            rows.append({"name": f"{name} step-wise decode vs its bandwidth bound", "ours": r["stepwise_tokens_per_s"],
+                         "anchor": floor, "ratio": round(r["stepwise_tokens_per_s"] / floor, 3), "unit": "tokens/s",
+                         "better": "higher"})
+            rows.append({"name": f"{name} bytes read per decode step", "ours": round(
+                sum(r["decode_bytes"].values()) / 2**20, 1), "anchor": None, "ratio": None, "unit": "MB"})
         rows.append({"name": f"{name} prefill 128 tokens", "ours": r["prefill_128_ms"]["min"], "anchor": None,
                      "ratio": None, "unit": "ms"})
         rows.append({"name": f"{name} file size", "ours": r["size_mb"], "anchor": None, "ratio": None, "unit": "MB"})
@@ -275,6 +306,7 @@ def run(quick=False, cache_dir=None, extra=None, json_path=None):
     files.update(extra or {})
     repeats, new_tokens = (1, 8) if quick else (5, 24)
     results = {name: measure_file(path, repeats, new_tokens) for name, path in files.items()}
+    add_bandwidth_floors(results)
     out = {"shape": "gpt2_small (12 x 768, 12 heads, vocabulary 50257), random weights, max_length 256, 1 thread",
            "prompt_length": PROMPT_LENGTH, "repeats": repeats, "new_tokens": new_tokens,
            "results": results, "rows": rows_of(results)}

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from kerasnlp_lite.data.corpora import stdlib_sentences
-from kerasnlp_lite.export.latency import decode_latency_ms
+from kerasnlp_lite.export.latency import bandwidth_bound_tokens_per_s, decode_bytes_per_token, decode_latency_ms
 from kerasnlp_lite.export.format import cache_names
 from kerasnlp_lite.export.lm_bundle import export_causal_lm
 from kerasnlp_lite.export.runner import LiteRunner
@@ -254,6 +254,24 @@ def test_decode_latency_is_flat_in_prompt_length(bundle):
     assert long < 2 * short
     with pytest.raises(ValueError, match="exceed the exported max_length"):
         decode_latency_ms(runner, list(range(1, MAX_LENGTH)), steps=4)
+
+
+def test_decode_bytes_per_token_and_bandwidth_bound(lm, bundle, int8_bundle):
+    """What a decode step reads: every weight whole except the position table (one row), the caches whole."""
+    report, _ = bundle
+    with open(report.path, "rb") as f:
+        content = f.read()
+    counted = decode_bytes_per_token(content)
+    params = sum(int(np.prod(w.shape)) for w in lm.backbone.weights)
+    # The float32 weights, less the position rows a step does not read; the converter adds a few constants.
+    assert 4 * (params - (MAX_LENGTH - 1) * HIDDEN_DIM) <= counted["weights"] <= 1.05 * 4 * params, counted
+    assert counted["caches"] == NUM_LAYERS * 2 * NUM_HEADS * MAX_LENGTH * HEAD_DIM * 4
+    with open(int8_bundle[0].path, "rb") as f:
+        int8_counted = decode_bytes_per_token(f.read())
+    assert int8_counted["weights"] < 0.4 * counted["weights"] and int8_counted["caches"] == counted["caches"]
+    assert bandwidth_bound_tokens_per_s(content, 10.0) == pytest.approx(10e9 / sum(counted.values()))
+    with pytest.raises(ValueError, match="no 'encode' signature"):
+        decode_bytes_per_token(content, "encode")
 
 
 def test_dynamic_int8_bundle(lm, bundle, int8_bundle):
