@@ -49,6 +49,16 @@ QUICK_SHAPE = dict(vocabulary_size=1000, num_layers=2, num_heads=2, hidden_dim=3
 ANCHORS = ("keras_hub", "model_garden")
 
 
+def _roofline():
+    """benchmarks/roofline.py, loaded by path (this folder is off the import path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_benchmarks_roofline", os.path.join(_HERE, "roofline.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def build_models(shape, dtype="float32"):
     """`{name: fn(token_ids, segment_ids, padding_mask) -> sequence_output}`, random weights."""
     import keras_hub
@@ -113,8 +123,9 @@ def best(stats, name, dtype):
                if (name, dtype, jit) in stats)
 
 
-def make_rows(stats, batch):
-    """Rows of `ratio = ours / anchor` (time) from `{(model, dtype, jit): summary}`."""
+def make_rows(stats, batch, bounds=None):
+    """Rows of `ratio = ours / anchor` (time) from `{(model, dtype, jit): summary}`; with `bounds`
+    (`{dtype: compute-bound ms}`), rows of each bound against its goal's time."""
     rows = []
 
     def row(name, ours, anchor, goal=None, **settings):
@@ -139,7 +150,27 @@ def make_rows(stats, batch):
         hub_bf16, hub_setting = best(stats, "keras_hub", "mixed_bfloat16")
         row("forward bf16 best vs keras_hub bf16", ours_bf16, hub_bf16,
             ours_setting=f"mixed_bfloat16 {bf16_setting}", anchor_setting=f"keras_hub mixed_bfloat16 {hub_setting}")
+    for dtype, goal in (("float32", 0.8), ("mixed_bfloat16", 0.5)):
+        if bounds and dtype in bounds:
+            # Under 1: the goal's time is above the compute bound (reachable in principle); over 1: below it.
+            row(f"forward {dtype}: compute bound vs the goal's time ({goal}x the faster anchor f32)",
+                round(bounds[dtype]["ms"], 2), round(goal * anchor_f32, 2), gflops=bounds[dtype]["gflops"],
+                matmul_rate_gflops_per_s=bounds[dtype]["rate"])
     return rows
+
+
+def compute_bounds(shape, length, batch, dtypes):
+    """`{dtype: {"ms", "gflops", "rate"}}`: the blocks' matmul FLOPs at the best rate of a feed-forward-shaped
+    matmul in that dtype (benchmarks/roofline.py)."""
+    roofline = _roofline()
+    flops = roofline.transformer_matmul_flops(shape["num_layers"], shape["hidden_dim"], shape["intermediate_dim"],
+                                              length, batch * length)
+    bounds = {}
+    for dtype in dtypes:
+        compute = "bfloat16" if dtype == "mixed_bfloat16" else dtype
+        rate = roofline.matmul_gflops(batch * length, shape["hidden_dim"], shape["intermediate_dim"], compute)
+        bounds[dtype] = {"ms": 1000 * flops / (rate * 1e9), "gflops": round(flops / 1e9, 1), "rate": round(rate, 1)}
+    return bounds
 
 
 def run(quick=False, rounds=None, batch=None, bf16=True):
@@ -168,8 +199,9 @@ def run(quick=False, rounds=None, batch=None, bf16=True):
     load_before = os.getloadavg()
     times = alternating_times(functions, inputs, rounds)
     stats = {key: summary(*seconds) for key, seconds in times.items()}
+    bounds = compute_bounds(shape, length, batch, ("float32", "mixed_bfloat16") if bf16 else ("float32",))
     return {
-        "rows": make_rows(stats, batch),
+        "rows": make_rows(stats, batch, bounds),
         "settings": {"shape": shape, "sequence_length": length, "batch": batch, "rounds": rounds,
                      "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
                      "load_average_before": load_before, "load_average_after": os.getloadavg()},

@@ -84,6 +84,30 @@ def compiled_step(build, shape, dtype, jit, data):
 SETTINGS = [("float32", False), ("float32", True), ("mixed_bfloat16", False)]
 
 
+def _roofline():
+    """benchmarks/roofline.py, loaded by path (this folder is off the import path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_benchmarks_roofline", os.path.join(_HERE, "roofline.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def compute_bound_tokens_per_s(shape, batch, length, masked):
+    """Training tokens/s at the compute bound: 3x the blocks' forward matmul FLOPs (forward, and backward for
+    inputs and weights) plus the MLM head's logits over the masked positions, at the best float32 rate of a
+    feed-forward-shaped matmul (benchmarks/roofline.py). Returns (tokens/s, GFLOP per step, rate)."""
+    roofline = _roofline()
+    d, v = shape["hidden_dim"], shape["vocabulary_size"]
+    forward = roofline.transformer_matmul_flops(shape["num_layers"], d, shape["intermediate_dim"], length,
+                                                batch * length)
+    head = 2 * batch * masked * (d * d + d * v)  # the head's dense transform and the tied logits
+    flops = 3 * (forward + head)
+    rate = roofline.matmul_gflops(batch * length, d, shape["intermediate_dim"])
+    return batch * length / (flops / (rate * 1e9)), flops / 1e9, rate
+
+
 def run(quick=False, rounds=None, warmup=None, bf16=True):
     """Tokens/s of every (model, dtype, jit) setting from alternating rounds; returns `{"rows": [...], ...}`.
 
@@ -143,6 +167,10 @@ def run(quick=False, rounds=None, warmup=None, bf16=True):
     hub_best, hub_setting = best("keras_hub", "float32")
     row("MLM train f32 best vs keras_hub best", ours_best, hub_best, goal=1.2,
         ours_setting=ours_setting, anchor_setting=hub_setting)
+    bound, gflops, rate = compute_bound_tokens_per_s(shape, batch, length, masked)
+    # Over 1: the goal's speed is under the compute bound (reachable in principle); under 1: above it.
+    row("MLM train f32: compute bound vs the goal's speed (1.2x keras_hub best)", round(bound, 1),
+        round(1.2 * hub_best, 1), gflops_per_step=round(gflops, 1), matmul_rate_gflops_per_s=round(rate, 1))
     if bf16:
         bf16_tps = stats[("kerasnlp_lite", "mixed_bfloat16", False)]["tokens_per_s"]
         row("MLM train bf16 vs keras_hub f32 best", bf16_tps, hub_best,
