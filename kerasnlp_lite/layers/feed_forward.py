@@ -34,6 +34,32 @@ class _LoRADense(keras.layers.Dense):
         unless `type_check` is off, and this subclass changes only the float call and LoRA saving."""
         return super().quantize(mode, type_check=False, config=config)
 
+    def _int8_call(self, inputs, training=None):
+        """Keras' int8 weights (an int8 kernel and `kernel_scale`, saved as Keras saves them), computed
+        weight-only: `(x int8) / kernel_scale`, the activations kept float.
+
+        Keras' own int8 call also quantizes the activations (abs-max per row) for an int8 x int8 matmul.
+        TensorFlow's CPU kernel for that is slower than float32 at batch 1 and the extra rounding costs
+        agreement with the float model; the weights are the bytes a decode step reads either way.
+        """
+        x = inputs
+        rank = len(inputs.shape)
+        if rank != 2:
+            x = tf.reshape(inputs, [-1, inputs.shape[-1]])
+        y = tf.matmul(x, ops.cast(self._kernel, x.dtype)) / ops.cast(self.kernel_scale, x.dtype)
+        if self.lora_enabled:
+            lora = tf.matmul(tf.matmul(x, ops.cast(self.lora_kernel_a, x.dtype)), ops.cast(self.lora_kernel_b, x.dtype))
+            y = y + (self.lora_alpha / self.lora_rank) * lora
+        if self.bias is not None:
+            y = tf.nn.bias_add(y, ops.cast(self.bias, y.dtype))
+        if self.activation is not None:
+            y = self.activation(y)
+        if rank != 2:
+            dynamic = tf.shape(inputs)
+            outer = [dynamic[i] if d is None else d for i, d in enumerate(inputs.shape[:-1])]
+            y = tf.reshape(y, outer + [self.units])
+        return y
+
     def save_own_variables(self, store):
         if self.lora_enabled:
             keras.layers.Layer.save_own_variables(self, store)
@@ -54,8 +80,9 @@ class _LoRADense(keras.layers.Dense):
         with AVX-512 VNNI / AMX) grappler fuses MatMul + BiasAdd + GELU into
         one `_FusedMatMul`; the AddV2 form is not fused. Measured at the
         MiniLM FFN shape (4096 x 384 -> 1536, exact GELU): 118 ms vs 150 ms.
-        XLA and TFLite (FULLY_CONNECTED) read the same graph. Quantized
-        layers keep Keras' own call.
+        XLA and TFLite (FULLY_CONNECTED) read the same graph. An int8 layer
+        runs `_int8_call` (Keras routes it there); other quantization modes
+        keep Keras' own call.
         """
         if self.quantization_mode:
             return super().call(inputs, training=training)

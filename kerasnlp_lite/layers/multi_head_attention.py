@@ -285,15 +285,26 @@ class MultiHeadAttention(Int8Weights, keras.layers.Layer):
         delta = ops.reshape((self.lora_alpha / self.lora_rank) * ops.matmul(a, b), kernel.shape)
         return ops.add(ops.cast(kernel, delta.dtype), delta)
 
-    def _project(self, x, kernel, bias):
+    def _kernel_and_scale(self, name):
+        """`(kernel, scale per output unit or None)` of "query", "key", "value" or "output": int8 kernels
+        cast to float with their scale applied to the product's output (int8_weights.py); with LoRA the
+        float `effective_kernel`."""
+        if self.lora_enabled:
+            return self.effective_kernel(name), None
+        return self.kernel_and_scale(f"{name}_kernel")
+
+    def _project(self, x, name, bias):
         # [B, T, D] x [D, N, H] -> [B, N, T, H]: heads-major, the layout of
         # the KV cache, so no transposes are needed when reading it. One 2-D
         # MatMul (+ BiasAdd), not an einsum: TensorFlow's CPU Einsum kernel in
         # bfloat16 is ~10x slower than MatMul (it made mixed_bfloat16 training
         # 4x slower than KerasHub's); in float32 they time the same.
+        kernel, scale = self._kernel_and_scale(name)
         n, h = kernel.shape[1], kernel.shape[2]
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
         y = tf.matmul(ops.reshape(x, (-1, x.shape[-1])), ops.reshape(ops.cast(kernel, x.dtype), (kernel.shape[0], -1)))
+        if scale is not None:
+            y = y * ops.cast(scale, y.dtype)
         if bias is not None:
             y = tf.nn.bias_add(y, ops.reshape(ops.cast(bias, x.dtype), (-1,)))
         return self._split_heads(y, batch, length, n, h)
@@ -319,11 +330,13 @@ class MultiHeadAttention(Int8Weights, keras.layers.Layer):
         einsums with a broadcast bias add. Same weights, same result.
         """
         n, h, vd = self.num_heads, self._key_dim, self._value_dim
-        kernels = [self.effective_kernel(name) for name in ("query", "key", "value")]
+        kernels, scales = zip(*[self._kernel_and_scale(name) for name in ("query", "key", "value")])
         # [D, N, H] -> [D, N*H], joined -> [D, N*(2H + V)]
         kernel = ops.concatenate([ops.reshape(ops.cast(k, x.dtype), (k.shape[0], -1)) for k in kernels], axis=1)
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
         y = tf.matmul(ops.reshape(x, (-1, x.shape[-1])), kernel)  # [B*T, N*(2H + V)]
+        if scales[0] is not None:  # int8: one scale per output unit
+            y = y * ops.cast(ops.concatenate(scales, axis=0), y.dtype)
         if self.use_bias:
             biases = [ops.reshape(ops.cast(b, x.dtype), (-1,)) for b in (self.query_bias, self.key_bias, self.value_bias)]
             y = tf.nn.bias_add(y, ops.concatenate(biases, axis=0))
@@ -334,10 +347,13 @@ class MultiHeadAttention(Int8Weights, keras.layers.Layer):
     def _output_projection(self, attended):
         """`[B, N, T, V]` -> `[B, T, D]` as one 2-D MatMul + BiasAdd (fusable, see above)."""
         batch, length = ops.shape(attended)[0], ops.shape(attended)[2]
-        kernel = ops.cast(self.effective_kernel("output"), attended.dtype)  # [N, V, D]
+        kernel, scale = self._kernel_and_scale("output")
+        kernel = ops.cast(kernel, attended.dtype)  # [N, V, D]
         # [B, N, T, V] -> [B, T, N, V] -> [B*T, N*V]
         flat = ops.reshape(ops.transpose(attended, (0, 2, 1, 3)), (-1, kernel.shape[0] * kernel.shape[1]))
         y = tf.matmul(flat, ops.reshape(kernel, (-1, kernel.shape[-1])))
+        if scale is not None:
+            y = y * ops.cast(scale, y.dtype)
         if self.output_bias is not None:
             y = tf.nn.bias_add(y, ops.cast(self.output_bias, y.dtype))
         return ops.reshape(y, (batch, length, kernel.shape[-1]))
@@ -351,8 +367,8 @@ class MultiHeadAttention(Int8Weights, keras.layers.Layer):
         """
         value = key if value is None else value
         return (
-            self._project(key, self.effective_kernel("key"), self.key_bias),
-            self._project(value, self.effective_kernel("value"), self.value_bias),
+            self._project(key, "key", self.key_bias),
+            self._project(value, "value", self.value_bias),
         )
 
     def call(
@@ -450,7 +466,7 @@ class MultiHeadAttention(Int8Weights, keras.layers.Layer):
                 k = ops.where(keep, k, self._zero_input_rows(self.key_bias, k))
                 v = ops.where(keep, v, self._zero_input_rows(self.value_bias, v))
         else:
-            q = self._project(query, self.effective_kernel("query"), self.query_bias)  # [B, N, T, H]
+            q = self._project(query, "query", self.query_bias)  # [B, N, T, H]
         query_offset = 0 if cache_index is None else cache_index
         if cache is not None and cache_index is None:
             k, v = cache  # static cross-attention cache
@@ -499,7 +515,10 @@ class MultiHeadAttention(Int8Weights, keras.layers.Layer):
             output = self._output_projection(attended)  # [B, T, D]
         else:
             # [B, N, T, V] x [N, V, D] -> [B, T, D]
-            output = ops.einsum("bntv,nvd->btd", attended, ops.cast(self.effective_kernel("output"), attended.dtype))
+            kernel, scale = self._kernel_and_scale("output")
+            output = ops.einsum("bntv,nvd->btd", attended, ops.cast(kernel, attended.dtype))
+            if scale is not None:
+                output = output * ops.cast(scale, output.dtype)
             if self.output_bias is not None:
                 output = output + ops.cast(self.output_bias, output.dtype)
         if index_ok is not None:

@@ -105,7 +105,9 @@ class TokenEmbedding(Int8Weights, keras.layers.Layer):
             )
         if not self.built:
             self.build()
-        return ops.matmul(hidden, ops.transpose(ops.cast(self.dequantized("embeddings"), hidden.dtype)))
+        table, scale = self.kernel_and_scale("embeddings")  # int8 rows: one scale per row, on the logits
+        logits = ops.matmul(hidden, ops.transpose(ops.cast(table, hidden.dtype)))
+        return logits if scale is None else logits * ops.cast(scale, logits.dtype)
 
     def compute_output_shape(self, token_ids_shape):
         return tuple(token_ids_shape) + (self.hidden_dim,)

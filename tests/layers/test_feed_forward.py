@@ -132,3 +132,19 @@ def test_tflite_parity_both_gelus():
     _, op_names = run_tflite_parity_test(model, {"inputs": x, "other": x[..., ::-1].copy()})
     assert "GELU" in op_names
     assert "TANH" not in op_names and "POW" not in op_names, op_names  # no hand-expanded formula
+
+
+def test_int8_is_weight_only_with_keras_variables():
+    """`quantize("int8")` keeps Keras' Dense int8 variables (int8 kernel, `kernel_scale`) and computes
+    `act(x (int8 / scale) + b)`: the activations are not rounded to int8."""
+    layer = FeedForward(16, activation="gelu", output_dim=4, bias_initializer="random_normal")
+    x = _x(2, 3, 8) * 2.0
+    layer(x)
+    dense = [layer.intermediate_dense, layer.output_dense]
+    for d in dense:  # what `model.quantize("int8")` does to them
+        d.quantize("int8")
+    assert [str(d._kernel.dtype) for d in dense] == ["int8", "int8"]
+    w1, w2 = (np.asarray(d._kernel, np.float32) / np.asarray(d.kernel_scale) for d in dense)
+    expected = gelu_exact_reference(x @ w1 + np.asarray(dense[0].bias)) @ w2 + np.asarray(dense[1].bias)
+    assert_allclose(layer(x), expected, atol=1e-5)
+    assert_allclose(layer(x[0]), expected[0], atol=1e-5)
