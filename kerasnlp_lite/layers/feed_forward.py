@@ -42,14 +42,25 @@ class _LoRADense(keras.layers.Dense):
         TensorFlow's CPU kernel for that is slower than float32 at batch 1 and the extra rounding costs
         agreement with the float model; the weights are the bytes a decode step reads either way.
         """
+
+        def product(x):
+            y = tf.matmul(x, ops.cast(self._kernel, x.dtype)) / ops.cast(self.kernel_scale, x.dtype)
+            if self.lora_enabled:
+                lora = tf.matmul(tf.matmul(x, ops.cast(self.lora_kernel_a, x.dtype)),
+                                 ops.cast(self.lora_kernel_b, x.dtype))
+                y = y + (self.lora_alpha / self.lora_rank) * lora
+            return y
+
+        return self._in_two_d(inputs, product)
+
+    def _in_two_d(self, inputs, product):
+        """`act(product(x) + b)` with `x` the inputs as 2-D `[B * T, D]` (one MatMul + BiasAdd), reshaped back
+        to the input's rank (static dims where known, so shapes stay static in the graph)."""
         x = inputs
         rank = len(inputs.shape)
         if rank != 2:
-            x = tf.reshape(inputs, [-1, inputs.shape[-1]])
-        y = tf.matmul(x, ops.cast(self._kernel, x.dtype)) / ops.cast(self.kernel_scale, x.dtype)
-        if self.lora_enabled:
-            lora = tf.matmul(tf.matmul(x, ops.cast(self.lora_kernel_a, x.dtype)), ops.cast(self.lora_kernel_b, x.dtype))
-            y = y + (self.lora_alpha / self.lora_rank) * lora
+            x = tf.reshape(inputs, [-1, inputs.shape[-1]])  # [B * T, D]
+        y = product(x)
         if self.bias is not None:
             y = tf.nn.bias_add(y, ops.cast(self.bias, y.dtype))
         if self.activation is not None:
@@ -87,21 +98,7 @@ class _LoRADense(keras.layers.Dense):
         if self.quantization_mode:
             return super().call(inputs, training=training)
         kernel = self.kernel  # with LoRA: kernel + (alpha / rank) A B
-        x = inputs
-        rank = len(inputs.shape)
-        if rank != 2:
-            x = tf.reshape(inputs, [-1, inputs.shape[-1]])  # [B * T, D]
-        y = tf.matmul(x, ops.cast(kernel, x.dtype))
-        if self.bias is not None:
-            y = tf.nn.bias_add(y, ops.cast(self.bias, y.dtype))
-        if self.activation is not None:
-            y = self.activation(y)
-        if rank != 2:
-            # Static dims where known, so shapes stay static in the graph.
-            dynamic = tf.shape(inputs)
-            outer = [dynamic[i] if d is None else d for i, d in enumerate(inputs.shape[:-1])]
-            y = tf.reshape(y, outer + [self.units])
-        return y
+        return self._in_two_d(inputs, lambda x: tf.matmul(x, ops.cast(kernel, x.dtype)))
 
 
 @keras.saving.register_keras_serializable(package="kerasnlp_lite")
