@@ -27,12 +27,6 @@ copy of a weight separately; `dedupe_buffers` merges the identical ones.
 
 import re
 
-import numpy as np
-
-BLOCK_SIZE = 32
-# tflite schema TensorType values
-_INT4, _INT8 = 17, 9
-
 
 def require_quantizer():
     try:
@@ -101,18 +95,19 @@ def fully_connected_weight_types(content):
     """`{"int4": n, "int8": n, "float32": n}`: the FULLY_CONNECTED weights of every subgraph, by type."""
     from ai_edge_litert import schema_py_generated as schema
 
+    from kerasnlp_lite.export.tflite import builtin_codes
+
     model = schema.Model.GetRootAs(bytearray(content), 0)
     counts = {"int4": 0, "int8": 0, "float32": 0}
-    codes = [max(model.OperatorCodes(i).BuiltinCode(), model.OperatorCodes(i).DeprecatedBuiltinCode())
-             for i in range(model.OperatorCodesLength())]
-    names = {_INT4: "int4", _INT8: "int8", schema.TensorType.FLOAT32: "float32"}
+    codes = builtin_codes(model)
+    names = {schema.TensorType.INT4: "int4", schema.TensorType.INT8: "int8", schema.TensorType.FLOAT32: "float32"}
     for s in range(model.SubgraphsLength()):
         graph = model.Subgraphs(s)
         for o in range(graph.OperatorsLength()):
             op = graph.Operators(o)
             if codes[op.OpcodeIndex()] != schema.BuiltinOperator.FULLY_CONNECTED:
                 continue
-            kind = names.get(graph.Tensors(int(np.int64(op.Inputs(1)))).Type())
+            kind = names.get(graph.Tensors(op.Inputs(1)).Type())
             if kind:
                 counts[kind] += 1
     return counts

@@ -65,13 +65,14 @@ def decode_bytes_per_token(content, signature=DECODE):
     """
     from ai_edge_litert import schema_py_generated as schema
 
+    from kerasnlp_lite.export.tflite import builtin_codes
+
     model = schema.Model.GetRootAs(bytearray(content), 0)
     graphs = [model.Subgraphs(i) for i in range(model.SubgraphsLength())]
     graph = next((g for g in graphs if g.Name() == signature.encode()), None)
     if graph is None:
         raise ValueError(f"`content` has no {signature!r} signature: pass a generation bundle (export_causal_lm).")
-    codes = [max(model.OperatorCodes(i).BuiltinCode(), model.OperatorCodes(i).DeprecatedBuiltinCode())
-             for i in range(model.OperatorCodesLength())]
+    codes = builtin_codes(model)
     inputs = {graph.Inputs(i) for i in range(graph.InputsLength())}
     whole = {}  # constant tensor -> read whole (True) or one row by GATHER only (False)
     for o in range(graph.OperatorsLength()):

@@ -197,6 +197,13 @@ def check_tflite_content(model_content, name="model_content"):
         )
 
 
+def builtin_codes(model):
+    """The builtin operator code of each opcode index of a flatbuffer-reader `schema.Model` (files written
+    before codes passed 127 keep them in the deprecated field: the larger of the two is the code)."""
+    return [max(model.OperatorCodes(i).BuiltinCode(), model.OperatorCodes(i).DeprecatedBuiltinCode())
+            for i in range(model.OperatorCodesLength())]
+
+
 def tflite_op_names(model_content):
     """Names of the ops in a TFLite flatbuffer (builtin names, or custom codes)."""
     from ai_edge_litert import schema_py_generated as schema
